@@ -1,0 +1,1 @@
+"""Pure analytics: pandas/numpy in, pandas/numpy out; no Streamlit, no database."""

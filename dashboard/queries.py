@@ -1,0 +1,117 @@
+"""Cached reads for the pages. Every query is SQLAlchemy Core with bound parameters.
+
+Cache keys include the id of the latest finished ingestion run, so a new run invalidates the cache
+immediately; the TTL bounds staleness for anything else.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import sqlalchemy as sa
+import streamlit as st
+
+from store import tables
+from store.db import get_engine
+from store.settings import get_settings
+
+TTL = get_settings().cache_ttl_seconds
+
+
+def data_version() -> int:
+    """Id of the latest finished ingestion run (0 when none); cheap, so it is not cached."""
+    runs = tables.ingestion_runs
+    with get_engine().connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.coalesce(sa.func.max(runs.c.id), 0)).where(runs.c.status.in_(["success", "partial"]))
+        ).scalar_one()
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def instruments(version: int) -> pd.DataFrame:
+    t = tables.instruments
+    query = (
+        sa.select(t.c.symbol, t.c.name, t.c.asset_class, t.c.sector, t.c.currency)
+        .where(t.c.active)
+        .order_by(t.c.symbol)
+    )
+    with get_engine().connect() as conn:
+        return pd.read_sql(query, conn)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def recent_closes(version: int, days: int = 400) -> pd.DataFrame:
+    """Adjusted closes of every active instrument over the last `days` calendar days of stored data."""
+    bars, inst = tables.daily_bars, tables.instruments
+    with get_engine().connect() as conn:
+        latest = conn.execute(sa.select(sa.func.max(bars.c.date))).scalar_one()
+        if latest is None:
+            return pd.DataFrame(columns=["date", "symbol", "close"])
+        query = (
+            sa.select(bars.c.date, bars.c.symbol, bars.c.adj_close.label("close"))
+            .join(inst, inst.c.symbol == bars.c.symbol)
+            .where(inst.c.active, bars.c.date >= latest - timedelta(days=days))
+            .order_by(bars.c.symbol, bars.c.date)
+        )
+        return pd.read_sql(query, conn)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def freshness(version: int) -> dict:
+    """Where the bars come from and how fresh they are: sources, latest bar date, last successful run."""
+    bars, runs = tables.daily_bars, tables.ingestion_runs
+    with get_engine().connect() as conn:
+        latest: date | None = conn.execute(sa.select(sa.func.max(bars.c.date))).scalar_one()
+        sources = []
+        if latest is not None:
+            sources = (
+                conn.execute(sa.select(bars.c.source).where(bars.c.date == latest).distinct().order_by(bars.c.source))
+                .scalars()
+                .all()
+            )
+        last_run = conn.execute(
+            sa.select(sa.func.max(runs.c.finished_at)).where(runs.c.status == "success")
+        ).scalar_one()
+    return {"as_of": latest, "sources": list(sources), "last_success": last_run}
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def ingestion_runs(version: int, limit: int = 50) -> pd.DataFrame:
+    runs = tables.ingestion_runs
+    query = (
+        sa.select(
+            runs.c.id,
+            runs.c.job,
+            runs.c.source,
+            runs.c.status,
+            runs.c.started_at,
+            runs.c.finished_at,
+            runs.c.rows_written,
+            runs.c.error_summary,
+        )
+        .order_by(runs.c.id.desc())
+        .limit(limit)
+    )
+    with get_engine().connect() as conn:
+        return pd.read_sql(query, conn)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def coverage(version: int) -> pd.DataFrame:
+    """Per dataset and source: rows, first and last date, last write."""
+    bars, obs = tables.daily_bars, tables.macro_observations
+    parts = []
+    with get_engine().connect() as conn:
+        for name, table, key in (("daily bars", bars, bars.c.symbol), ("macro observations", obs, obs.c.series_id)):
+            query = sa.select(
+                sa.literal(name).label("dataset"),
+                table.c.source,
+                sa.func.count(sa.distinct(key)).label("instruments"),
+                sa.func.count().label("rows"),
+                sa.func.min(table.c.date).label("first_date"),
+                sa.func.max(table.c.date).label("last_date"),
+                sa.func.max(table.c.ingested_at).label("last_written"),
+            ).group_by(table.c.source)
+            parts.append(pd.read_sql(query, conn))
+    return pd.concat(parts, ignore_index=True)

@@ -1,0 +1,55 @@
+"""The script st.App runs: start-up screen, login gate, navigation and shared chrome.
+
+It lives in dashboard/ on purpose: with no `pages/` folder beside the main script, Streamlit's legacy
+page auto-discovery never starts, so no page file can run without passing through this gate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from dashboard import auth, startup, ui
+
+# (script, title, icon, url path); the first is the default page.
+PAGES = [
+    ("../pages/overview.py", "Overview", ":material/dashboard:", "overview"),
+    ("../pages/data_status.py", "Data status", ":material/database:", "data-status"),
+]
+
+
+def only(render: Callable[[], None], title: str) -> None:
+    """Serve `render` at every known URL, and nothing else, then stop.
+
+    Used while starting and while logged out: a deep link shows the start-up or sign-in screen (no
+    "page not found"), and once that is done the session lands on the page that was asked for.
+    """
+    # The default page is served at "/" whatever its url_path, so it needs no stand-in of its own.
+    stand_ins = [st.Page(render, title=title, url_path=path) for _, _, _, path in PAGES[1:]]
+    st.navigation([st.Page(render, title=title, default=True), *stand_ins], position="hidden").run()
+    st.stop()
+
+
+st.set_page_config(page_title="Market Desk", page_icon=":material/monitoring:", layout="wide")
+
+state = startup.ensure_started()
+if not state.ready:
+    only(lambda: ui.startup_screen(startup.state()), "Starting")
+
+user = auth.current_user()
+if user is None:
+    only(auth.login_form, "Sign in")
+
+navigation = st.navigation(
+    [
+        st.Page(script, title=title, icon=icon, url_path=path, default=i == 0)
+        for i, (script, title, icon, path) in enumerate(PAGES)
+    ]
+)
+with st.sidebar:
+    st.caption(f"Signed in as **{user['username']}** ({user['role']})")
+    if st.button("Sign out", icon=":material/logout:"):
+        auth.logout()
+        st.rerun()
+navigation.run()

@@ -1,0 +1,69 @@
+"""Shared page chrome: start-up screen, data errors as messages (never tracebacks), the freshness line."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import TypeVar
+
+import sqlalchemy as sa
+import streamlit as st
+
+from dashboard import startup
+from store.db import DatabaseUnavailable, describe_url, get_engine
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+STALE_AFTER_DAYS = 4
+
+
+def startup_screen(state: startup.StartupState) -> None:
+    """Shown until the database is ready; reruns by itself when start-up finishes."""
+    st.title("Market Desk")
+    if state.phase == "error":
+        st.error(state.message)
+    else:
+        st.info(f"{state.message or 'Starting'}…")
+
+    @st.fragment(run_every=1.0)
+    def _poll() -> None:
+        if startup.state().ready:
+            st.rerun(scope="app")
+
+    _poll()
+
+
+def load_or_stop(what: str, loader: Callable[[], T]) -> T:
+    """Run a query; on a database failure show a clear message, log the cause, and stop the page."""
+    try:
+        return loader()
+    except (sa.exc.OperationalError, sa.exc.InterfaceError, DatabaseUnavailable) as exc:
+        try:
+            where = describe_url(get_engine().url)
+        except Exception:  # noqa: BLE001 - the message matters more than where exactly
+            where = "the configured server"
+        log.error("loading %s failed: %s", what, str(getattr(exc, "orig", exc)).strip().splitlines()[0])
+        st.error(f"The database at {where} is not answering, so {what} cannot be shown. Refresh to retry.")
+        st.stop()
+    except sa.exc.SQLAlchemyError as exc:
+        log.exception("loading %s failed", what)
+        st.error(f"Could not load {what}: {type(exc).__name__}. The details are in the server log.")
+        st.stop()
+
+
+def freshness_line(info: dict) -> None:
+    as_of: date | None = info.get("as_of")
+    if as_of is None:
+        st.warning("No price data stored yet. Run `python -m ingestion load-sample` or start an ingestion run.")
+        return
+    sources = ", ".join("bundled sample dataset" if s == "sample" else s for s in info.get("sources", [])) or "unknown"
+    last: datetime | None = info.get("last_success")
+    loaded = f" · last successful ingestion {last:%Y-%m-%d %H:%M} UTC" if last else ""
+    age = (date.today() - as_of).days
+    text = f"Source: {sources} · data as of {as_of:%Y-%m-%d} (adjusted closes){loaded}"
+    if age > STALE_AFTER_DAYS:
+        st.caption(f"{text} · :orange[{age} days old]")
+    else:
+        st.caption(text)

@@ -1,0 +1,1 @@
+"""The write side: providers, validation, bulk writes, jobs and the CLI."""

@@ -1,0 +1,1 @@
+"""Data providers behind one contract (see base.py)."""

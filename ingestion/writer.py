@@ -1,0 +1,95 @@
+"""Bulk upsert: COPY into a temporary staging table, then one INSERT ... ON CONFLICT DO UPDATE per batch."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Sequence
+
+import pandas as pd
+import sqlalchemy as sa
+
+from store import tables
+
+BATCH_ROWS = 100_000
+
+_UPSERT_KEYS: dict[str, tuple[str, ...]] = {
+    "daily_bars": ("symbol", "date"),
+    "macro_observations": ("series_id", "date"),
+    "instruments": ("symbol",),
+    "macro_series": ("series_id",),
+}
+
+
+def _batches(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
+    for start in range(0, len(frame), size):
+        yield frame.iloc[start : start + size]
+
+
+def _csv_buffer(frame: pd.DataFrame) -> io.StringIO:
+    buffer = io.StringIO()
+    # pandas writes float64 with repr precision, so values round-trip exactly; NaN/None become "".
+    frame.to_csv(buffer, index=False, header=False, quoting=csv.QUOTE_MINIMAL, date_format="%Y-%m-%d")
+    buffer.seek(0)
+    return buffer
+
+
+def upsert(
+    conn: sa.Connection,
+    table: sa.Table,
+    frame: pd.DataFrame,
+    *,
+    source: str | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> int:
+    """Write `frame` into `table`, replacing rows with the same key; returns rows inserted or changed.
+
+    Runs inside the caller's transaction (so the caller decides between one transaction per batch and
+    all-or-nothing). Unchanged rows are left alone: re-ingesting identical data rewrites nothing.
+    """
+    if frame.empty:
+        return 0
+    keys = _UPSERT_KEYS[table.name]
+    if source is not None and "source" in table.c:
+        frame = frame.assign(source=source)
+    columns: Sequence[str] = [c for c in frame.columns if c in table.c]
+    updates = [c for c in columns if c not in keys]
+    column_list = ", ".join(f'"{c}"' for c in columns)
+    staging = f"staging_{table.name}"
+    touch = "ingested_at" if "ingested_at" in table.c else "updated_at" if "updated_at" in table.c else None
+    set_clause = ", ".join([f'"{c}" = excluded."{c}"' for c in updates] + ([f"{touch} = now()"] if touch else []))
+    changed = " OR ".join(f't."{c}" IS DISTINCT FROM excluded."{c}"' for c in updates) or "false"
+
+    written = 0
+    raw = conn.connection.dbapi_connection
+    with raw.cursor() as cursor:
+        cursor.execute(
+            f'CREATE TEMP TABLE IF NOT EXISTS "{staging}" (LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP'
+        )
+        for batch in _batches(frame[list(columns)], batch_rows):
+            cursor.execute(f'TRUNCATE "{staging}"')
+            cursor.copy_expert(
+                f"COPY \"{staging}\" ({column_list}) FROM STDIN WITH (FORMAT csv, NULL '')",
+                _csv_buffer(batch),
+            )
+            cursor.execute(
+                f'INSERT INTO "{table.name}" AS t ({column_list}) SELECT {column_list} FROM "{staging}" '
+                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {set_clause} WHERE {changed}"
+            )
+            written += max(cursor.rowcount, 0)
+    return written
+
+
+def quarantine(conn: sa.Connection, run_id: int | None, dataset: str, rejected: pd.DataFrame) -> int:
+    """Keep rejected rows with their reason; nothing is dropped silently."""
+    if rejected.empty:
+        return 0
+    key_cols = list(_UPSERT_KEYS[dataset])
+    rows = []
+    for record in rejected.astype(object).where(rejected.notna(), None).to_dict("records"):
+        reason = record.pop("reason")
+        payload = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in record.items()}
+        key = "/".join(str(payload.get(k)) for k in key_cols)
+        rows.append({"run_id": run_id, "dataset": dataset, "key": key, "reason": reason, "payload": payload})
+    conn.execute(tables.quarantined_rows.insert(), rows)
+    return len(rows)

@@ -1,0 +1,134 @@
+"""Engine factory, database wait with retries, and schema migration to the latest Alembic revision."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import URL, Engine, make_url
+from tenacity import before_sleep_log, retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from store.embedded import start_embedded
+from store.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Any constant works; it only has to be the same for every process that migrates this schema.
+MIGRATION_LOCK_KEY = 7_261_001
+
+_engine: Engine | None = None
+_engine_lock = threading.Lock()
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database did not answer; the message names the host, never the password."""
+
+
+def describe_url(url: str | URL) -> str:
+    """Host, port and database of a URL, for messages and logs (no user, no password)."""
+    u = make_url(url) if isinstance(url, str) else url
+    host = u.host or u.query.get("host") or "localhost"
+    if isinstance(host, tuple):
+        host = host[0]
+    port = f":{u.port}" if u.port else ""
+    return f"{host}{port}/{u.database or ''}"
+
+
+def resolve_database_url(settings: Settings | None = None) -> str:
+    """DATABASE_URL when set; otherwise start the embedded server and return its URL."""
+    settings = settings or get_settings()
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    return start_embedded(settings.embedded_pgdata)
+
+
+def create_db_engine(url: str, *, pool_size: int = 5) -> Engine:
+    return sa.create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=5,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"connect_timeout": 3, "application_name": "market-desk"},
+    )
+
+
+def get_engine() -> Engine:
+    """The process-wide engine (created on first use)."""
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            _engine = create_db_engine(resolve_database_url())
+        return _engine
+
+
+def reset_engine() -> None:
+    """Drop the process-wide engine (tests, and after the embedded server stops)."""
+    global _engine
+    with _engine_lock:
+        if _engine is not None:
+            _engine.dispose()
+        _engine = None
+
+
+def wait_for_database(engine: Engine, attempts: int = 30) -> None:
+    """Block until the database answers `select 1`, retrying with exponential backoff."""
+
+    @retry(
+        retry=retry_if_exception_type(sa.exc.OperationalError),
+        wait=wait_exponential(multiplier=0.2, max=5),
+        stop=stop_after_attempt(attempts),
+        before_sleep=before_sleep_log(log, logging.WARNING),
+        reraise=True,
+    )
+    def _ping() -> None:
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+
+    try:
+        _ping()
+    except sa.exc.OperationalError as exc:
+        raise DatabaseUnavailable(
+            f"Database at {describe_url(engine.url)} is not reachable: {_first_line(exc.orig)}"
+        ) from None
+
+
+def alembic_config(connection: sa.Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the schema; an advisory lock keeps two processes from migrating at once."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+        command.upgrade(alembic_config(conn), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def _first_line(exc: object) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def prepare_database(settings: Settings | None = None) -> Engine:
+    """What every entry point does first: resolve the URL, wait for the server, migrate to head."""
+    settings = settings or get_settings()
+    engine = get_engine()
+    wait_for_database(engine, attempts=settings.db_connect_retries)
+    migrate(engine)
+    return engine
