@@ -12,10 +12,11 @@ import streamlit as st
 
 from dashboard import auth, startup, ui
 
-# (script, title, icon, url path); the first is the default page.
+# (script, title, icon, url path, roles allowed); the first is the default page.
+ALL_ROLES = frozenset({"viewer", "admin"})
 PAGES = [
-    ("../pages/overview.py", "Overview", ":material/dashboard:", "overview"),
-    ("../pages/data_status.py", "Data status", ":material/database:", "data-status"),
+    ("../pages/overview.py", "Overview", ":material/dashboard:", "overview", ALL_ROLES),
+    ("../pages/data_status.py", "Data status", ":material/database:", "data-status", ALL_ROLES),
 ]
 
 
@@ -26,7 +27,7 @@ def only(render: Callable[[], None], title: str) -> None:
     "page not found"), and once that is done the session lands on the page that was asked for.
     """
     # The default page is served at "/" whatever its url_path, so it needs no stand-in of its own.
-    stand_ins = [st.Page(render, title=title, url_path=path) for _, _, _, path in PAGES[1:]]
+    stand_ins = [st.Page(render, title=title, url_path=page[3]) for page in PAGES[1:]]
     st.navigation([st.Page(render, title=title, default=True), *stand_ins], position="hidden").run()
     st.stop()
 
@@ -41,10 +42,12 @@ user = auth.current_user()
 if user is None:
     only(auth.login_form, "Sign in")
 
+# Pages a role may not see are not registered for the session at all: their URLs cannot run.
 navigation = st.navigation(
     [
         st.Page(script, title=title, icon=icon, url_path=path, default=i == 0)
-        for i, (script, title, icon, path) in enumerate(PAGES)
+        for i, (script, title, icon, path, roles) in enumerate(PAGES)
+        if user["role"] in roles
     ]
 )
 with st.sidebar:

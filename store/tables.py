@@ -44,6 +44,8 @@ daily_bars = sa.Table(
     sa.Column("volume", sa.BigInteger, nullable=False),
     sa.Column("source", sa.String(32), nullable=False),
     sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    # Validation marks kept with the row, e.g. "jump" for a move over 50% (kept, not rejected).
+    sa.Column("flags", sa.Text),
     # For "latest bar" (health, freshness) without scanning the whole table.
     sa.Index("ix_daily_bars_date", "date"),
 )
@@ -112,4 +114,107 @@ users = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
     sa.Column("last_login_at", sa.DateTime(timezone=True)),
     sa.CheckConstraint("role in ('viewer', 'admin')", name="role"),
+)
+
+# -- ingestion (issue 3) ----------------------------------------------------------------------------
+
+intraday_quotes = sa.Table(
+    "intraday_quotes",
+    metadata,
+    sa.Column("symbol", sa.String(16), primary_key=True),
+    sa.Column("ts", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("price", sa.Float(53), nullable=False),
+    sa.Column("volume", sa.BigInteger),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Index("ix_intraday_quotes_ts", "ts"),
+)
+
+corporate_actions = sa.Table(
+    "corporate_actions",
+    metadata,
+    sa.Column("symbol", sa.String(16), primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("action", sa.String(16), primary_key=True),  # split | dividend
+    # split: new shares per old share (4.0 for 4-for-1); dividend: cash per share in the quote currency
+    sa.Column("value", sa.Float(53), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.CheckConstraint("action in ('split', 'dividend')", name="action"),
+)
+
+shares_outstanding = sa.Table(
+    "shares_outstanding",
+    metadata,
+    sa.Column("symbol", sa.String(16), primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("shares", sa.BigInteger, nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+)
+
+worker_heartbeats = sa.Table(
+    "worker_heartbeats",
+    metadata,
+    sa.Column("worker_id", sa.String(64), primary_key=True),
+    sa.Column("hostname", sa.Text, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("beat_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("state", sa.String(16), nullable=False),  # idle | running | stopping
+    sa.Column("current_job", sa.String(32)),
+    sa.Column("details", JSONB),
+)
+
+# -- market pages (issue 5) -------------------------------------------------------------------------
+
+watchlists = sa.Table(
+    "watchlists",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    # NULL owner: the default list everyone sees when they have none of their own.
+    sa.Column("owner", sa.String(64)),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("symbols", sa.ARRAY(sa.String(16)), nullable=False, server_default="{}"),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.UniqueConstraint("owner", "name", name="uq_watchlists_owner_name", postgresql_nulls_not_distinct=True),
+)
+
+# -- access control (issue 4) -----------------------------------------------------------------------
+
+user_sessions = sa.Table(
+    "user_sessions",
+    metadata,
+    # sha256 of the session token: a leaked table does not hand out working cookies.
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("client_ip", sa.String(64)),
+    sa.Index("ix_user_sessions_user", "user_id"),
+)
+
+login_attempts = sa.Table(
+    "login_attempts",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("username", sa.String(64), nullable=False),
+    sa.Column("client_ip", sa.String(64)),
+    sa.Column("success", sa.Boolean, nullable=False),
+    sa.Index("ix_login_attempts_username_at", "username", "at"),
+    sa.Index("ix_login_attempts_ip_at", "client_ip", "at"),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("username", sa.String(64)),
+    sa.Column("action", sa.String(32), nullable=False),  # login_ok | login_failed | lockout | logout | export | admin_*
+    sa.Column("client_ip", sa.String(64)),
+    sa.Column("details", JSONB),
+    sa.Index("ix_audit_log_at", "at"),
 )

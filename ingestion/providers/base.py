@@ -13,6 +13,9 @@ import pandas as pd
 DAILY_BAR_COLUMNS = ["symbol", "date", "open", "high", "low", "close", "adj_close", "volume"]
 INSTRUMENT_COLUMNS = ["symbol", "name", "asset_class", "sector", "industry", "currency"]
 MACRO_OBSERVATION_COLUMNS = ["series_id", "date", "value"]
+INTRADAY_QUOTE_COLUMNS = ["symbol", "ts", "price", "volume"]  # ts: tz-aware UTC timestamp
+CORPORATE_ACTION_COLUMNS = ["symbol", "date", "action", "value"]  # action: split | dividend
+SHARES_OUTSTANDING_COLUMNS = ["symbol", "date", "shares"]
 SERIES_METADATA_COLUMNS = [
     "series_id",
     "title",
@@ -57,6 +60,15 @@ class Provider:
 
     def instruments(self, symbols: list[str]) -> pd.DataFrame:
         raise NotSupported(f"{self.name} does not provide instrument information")
+
+    def intraday_quotes(self, symbols: list[str]) -> pd.DataFrame:
+        raise NotSupported(f"{self.name} does not provide intraday quotes")
+
+    def corporate_actions(self, symbols: list[str], start: date | None, end: date | None) -> pd.DataFrame:
+        raise NotSupported(f"{self.name} does not provide corporate actions")
+
+    def shares_outstanding(self, symbols: list[str], start: date | None, end: date | None) -> pd.DataFrame:
+        raise NotSupported(f"{self.name} does not provide shares outstanding")
 
     def macro_observations(self, series_ids: list[str], start: date | None, end: date | None) -> pd.DataFrame:
         raise NotSupported(f"{self.name} does not provide macro observations")

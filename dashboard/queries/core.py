@@ -1,8 +1,4 @@
-"""Cached reads for the pages. Every query is SQLAlchemy Core with bound parameters.
-
-Cache keys include the id of the latest finished ingestion run, so a new run invalidates the cache
-immediately; the TTL bounds staleness for anything else.
-"""
+"""Core cached reads: data version, instruments, recent closes, freshness, coverage, ingestion runs."""
 
 from __future__ import annotations
 
