@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 import streamlit as st
 from starlette.routing import Route
 
-from dashboard import startup
+from dashboard import auth_routes, startup
 from dashboard.health import healthz
+from ingestion import supervisor
 from store.settings import ConfigError
 
 try:
@@ -23,10 +24,13 @@ except ConfigError as exc:
 @asynccontextmanager
 async def lifespan(app: st.App):
     startup.ensure_started()
+    # The ingestion worker: a supervised child process started once the database is ready (WORKER_ENABLED).
+    supervisor.start_embedded_worker()
     port = st.config.get_option("server.port")
     print(f"\n    Market Desk: open http://localhost:{port} in your browser.\n", flush=True)
     yield
+    supervisor.stop_embedded_worker()  # before the database goes away
     startup.shutdown()
 
 
-app = st.App("dashboard/router.py", routes=[Route("/healthz", healthz)], lifespan=lifespan)
+app = st.App("dashboard/router.py", routes=[Route("/healthz", healthz), *auth_routes.routes], lifespan=lifespan)

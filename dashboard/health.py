@@ -38,6 +38,7 @@ def health_payload() -> tuple[int, dict]:
                     tables.ingestion_runs.c.status == "success"
                 )
             ).scalar_one()
+            worker = _worker_state(conn)
             conn.rollback()
     except sa.exc.SQLAlchemyError as exc:
         reason = (
@@ -54,8 +55,28 @@ def health_payload() -> tuple[int, dict]:
         latency_ms=round((time.perf_counter() - started) * 1000, 1),
         latest_bar_date=latest_bar.isoformat() if latest_bar else None,
         last_successful_ingestion=last_success.isoformat() if last_success else None,
+        worker=worker,
     )
     return 200, body
+
+
+def _worker_state(conn: sa.Connection) -> dict:
+    """The newest heartbeat: status (idle/running/stopping/stopped, `stale` when beats stopped coming, `absent`
+    when none was ever written; `disabled` when this app does not run one) and the beat's age. The worker's
+    state never changes the HTTP status: the dashboard does not go down with it."""
+    settings = get_settings()
+    hb = tables.worker_heartbeats
+    row = conn.execute(
+        sa.select(hb.c.state, sa.func.extract("epoch", sa.func.now() - hb.c.beat_at).label("age"))
+        .order_by(hb.c.beat_at.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return {"status": "disabled" if not settings.worker_enabled else "absent", "last_beat_age_s": None}
+    age = float(row.age)
+    # Three missed beats: the process is gone or stuck (the supervisor restarts a dead one).
+    status = "stale" if row.state != "stopped" and age > 3 * settings.worker_heartbeat_seconds else row.state
+    return {"status": status, "last_beat_age_s": round(age, 1)}
 
 
 async def healthz(request: Request) -> JSONResponse:

@@ -10,13 +10,18 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from dashboard import auth, startup, ui
+from dashboard import auth, currency, startup, ui
 
 # (script, title, icon, url path, roles allowed); the first is the default page.
 ALL_ROLES = frozenset({"viewer", "admin"})
 PAGES = [
     ("../pages/overview.py", "Overview", ":material/dashboard:", "overview", ALL_ROLES),
+    ("../pages/ticker.py", "Ticker", ":material/candlestick_chart:", "ticker", ALL_ROLES),
+    ("../pages/risk.py", "Risk", ":material/query_stats:", "risk", ALL_ROLES),
+    ("../pages/macro.py", "Macro", ":material/public:", "macro", ALL_ROLES),
     ("../pages/data_status.py", "Data status", ":material/database:", "data-status", ALL_ROLES),
+    ("../pages/admin_users.py", "Users", ":material/group:", "admin-users", frozenset({"admin"})),
+    ("../pages/audit_log.py", "Audit log", ":material/policy:", "audit-log", frozenset({"admin"})),
 ]
 
 
@@ -51,6 +56,7 @@ navigation = st.navigation(
     ]
 )
 with st.sidebar:
+    currency.sidebar_picker()
     st.caption(f"Signed in as **{user['username']}** ({user['role']})")
     if st.button("Sign out", icon=":material/logout:"):
         auth.logout()

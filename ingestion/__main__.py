@@ -1,4 +1,4 @@
-"""Command line: `python -m ingestion load-sample | status [--json] | migrate`."""
+"""Command line: `python -m ingestion run | backfill | worker | status [--json] | load-sample | migrate`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from datetime import date
 
 import sqlalchemy as sa
 
@@ -24,6 +25,13 @@ def _status(engine: sa.Engine, as_json: bool, limit: int) -> None:
     if as_json:
         print(json.dumps([dict(r) for r in rows], default=str, indent=2))
         return
+    from ingestion.worker import worker_states
+
+    for worker in worker_states(engine):
+        print(
+            f"worker {worker['worker_id']}: {worker['status']}, last beat {worker['beat_age_seconds']:.0f} s ago"
+            + (f", running {worker['current_job']}" if worker["current_job"] else "")
+        )
     if not rows:
         print("no ingestion runs yet")
     for r in rows:
@@ -34,14 +42,126 @@ def _status(engine: sa.Engine, as_json: bool, limit: int) -> None:
         )
 
 
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _list(value: str) -> list[str]:
+    return [part for part in (p.strip() for p in value.split(",")) if part] if value else []
+
+
+def _add_job_arguments(parser: argparse.ArgumentParser, *, backfill: bool) -> None:
+    jobs = ("prices", "macro") if backfill else ("prices", "quotes", "macro", "reference")
+    parser.add_argument("--job", choices=jobs, default="prices" if backfill else None, required=not backfill)
+    parser.add_argument("--symbols", type=_list, help="comma-separated tickers (default: the active universe)")
+    parser.add_argument("--series", type=_list, help="comma-separated FRED ids for the macro job")
+    parser.add_argument("--start", type=_date, required=backfill, help="first date (default: resume incrementally)")
+    parser.add_argument("--end", type=_date, help="last date (default: today in New York)")
+    parser.add_argument("--provider", help="use only this provider (default: the fallback chain)")
+    parser.add_argument("--dry-run", action="store_true", help="fetch and validate, write nothing, record nothing")
+    parser.add_argument("--chunk-size", type=int, help="symbols per request and write batch")
+    parser.add_argument(
+        "--config", help="TOML file with ingestion settings (default: $INGESTION_CONFIG, ./ingestion.toml)"
+    )
+
+
+class _CliProgress:
+    """A tqdm bar on a terminal; one plain line per batch otherwise (logs, cron mail, CI)."""
+
+    def __init__(self) -> None:
+        self.bar = None
+        self.total = 0
+        self.done = 0
+        self.job = ""
+
+    def start(self, job: str, total: int) -> None:
+        self.job, self.total, self.done = job, total, 0
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=job, unit="batch", file=sys.stderr)
+
+    def advance(self, note: str) -> None:
+        self.done += 1
+        if self.bar is not None:
+            self.bar.set_postfix_str(note[:60], refresh=False)
+            self.bar.update(1)
+        else:
+            print(f"{self.job}: batch {self.done}/{self.total}: {note}", flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _run(args: argparse.Namespace, engine: sa.Engine) -> int:
+    from ingestion.config import load_config
+    from ingestion.jobs import JobRequest, ensure_universe, run_job
+    from ingestion.providers import registry
+    from ingestion.symbols import validate_series_ids, validate_symbols
+
+    settings = get_settings()
+    config = load_config(args.config, chunk_symbols=args.chunk_size, chunk_series=args.chunk_size)
+    if args.job == "macro":
+        if args.symbols:
+            raise ValueError("the macro job takes FRED ids with --series, not --symbols")
+        items = validate_series_ids(args.series) if args.series else None
+    else:
+        if args.series:
+            raise ValueError(f"--series is for the macro job; the {args.job} job takes --symbols")
+        items = validate_symbols(args.symbols) if args.symbols else None
+    request = JobRequest(args.job, items=items, start=args.start, end=args.end, dry_run=args.dry_run)
+    if args.provider:
+        available = registry.available_providers(settings)
+        if args.provider not in available:
+            disabled = registry.disabled_providers(settings)
+            why = f": {disabled[args.provider]}" if args.provider in disabled else ""
+            known = ", ".join(sorted(set(available) | set(disabled)))
+            raise ValueError(f"provider {args.provider!r} is not available{why} (providers: {known})")
+        providers = [available[args.provider]]
+    else:
+        providers = registry.macro_chain(settings) if args.job == "macro" else registry.price_chain(settings)
+        if not providers:
+            disabled = registry.disabled_providers(settings)
+            raise ValueError(
+                f"no live provider for the {args.job} job ("
+                + "; ".join(f"{k}: {v}" for k, v in disabled.items())
+                + "); pass --provider sample for the bundled data"
+            )
+    ensure_universe(engine, settings.sample_data_dir)
+    result = run_job(engine, request, providers, config, progress=_CliProgress())
+    if result.status == "skipped":
+        print(f"{args.job}: skipped, the job is already running in another process (advisory lock held)")
+        return 0
+    prefix = "dry run, nothing written: " if result.dry_run else f"run {result.run_id}: "
+    ok = sum(1 for i in result.items.values() if i["status"] == "ok")
+    rows = sum(i.get("rows", 0) for i in result.items.values())
+    print(
+        f"{prefix}{args.job} {result.status}: {ok} ok, {len(result.failures)} failed, "
+        f"{rows} valid rows, {result.rows_written} written or changed, {result.quarantined} quarantined"
+    )
+    for item, reason in sorted(result.failures.items()):
+        print(f"  failed {item}: {reason}")
+    return 0 if result.status == "success" else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ingestion", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="bring the schema to the latest migration")
     sub.add_parser("load-sample", help="load the bundled sample dataset (idempotent)")
-    status = sub.add_parser("status", help="show the last ingestion runs")
+    status = sub.add_parser("status", help="show the worker and the last ingestion runs")
     status.add_argument("--json", action="store_true")
     status.add_argument("--limit", type=int, default=20)
+    _add_job_arguments(sub.add_parser("run", help="run one job now"), backfill=False)
+    _add_job_arguments(sub.add_parser("backfill", help="fetch a date range (prices or macro)"), backfill=True)
+    worker = sub.add_parser("worker", help="the scheduler loop (a long-running process)")
+    worker.add_argument("--once", action="store_true", help="run the jobs that are due, then exit (cron)")
+    worker.add_argument("--config", help="TOML file with ingestion settings")
     args = parser.parse_args(argv)
 
     try:
@@ -56,8 +176,18 @@ def main(argv: list[str] | None = None) -> int:
             print(", ".join(f"{k}: {v}" for k, v in counts.items()))
         elif args.command == "status":
             _status(engine, args.json, args.limit)
+        elif args.command in ("run", "backfill"):
+            return _run(args, engine)
+        elif args.command == "worker":
+            from ingestion.config import load_config
+            from ingestion.worker import run_worker
+
+            return run_worker(engine, settings, load_config(args.config), once=args.once)
         return 0
     except (ConfigError, DatabaseUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # bad input: symbols, dates, provider names, configuration files
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - a CLI reports, it does not dump a traceback on the user

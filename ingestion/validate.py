@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
+import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
+
+# US listings trade on the NYSE calendar (holidays, ad hoc closings such as national days of mourning).
+TRADING_CALENDAR = "XNYS"
+CALENDAR_START = "1990-01-01"
+# A day-on-day move of the adjusted close beyond this is kept but marked, for a human to look at.
+JUMP_THRESHOLD = 0.5
+JUMP_FLAG = "jump"
 
 
 @dataclass(frozen=True)
@@ -33,14 +42,56 @@ def _first_reason(checks: list[tuple[pd.Series, str]], index: pd.Index) -> pd.Se
 OHLC_TOLERANCE = 1e-9
 
 
-def validate_daily_bars(bars: pd.DataFrame) -> Validated:
-    """OHLC consistency, positive prices, non-negative volume, no missing values, one row per symbol and date."""
+@lru_cache(maxsize=4)
+def trading_calendar(name: str = TRADING_CALENDAR) -> xcals.ExchangeCalendar:
+    """The exchange calendar (built once per process: construction takes a few hundred milliseconds)."""
+    return xcals.get_calendar(name, start=CALENDAR_START)
+
+
+def outside_calendar(dates: pd.Series, calendar: str = TRADING_CALENDAR) -> pd.Series:
+    """True where a date is not a session of `calendar`; dates before the calendar's first year are not judged."""
+    cal = trading_calendar(calendar)
+    stamps = pd.to_datetime(dates, errors="coerce").astype("datetime64[ns]")
+    judged = stamps.notna() & (stamps >= cal.first_session)
+    return judged & ~stamps.isin(cal.sessions)
+
+
+def flag_jumps(valid: pd.DataFrame, previous_close: dict[str, float] | None = None) -> pd.Series:
+    """'jump' where the adjusted close moved more than 50% from the symbol's previous close, else None.
+
+    The previous close of a symbol's first row comes from `previous_close` (the last stored bar before
+    it), so a jump across two runs is caught as well as one inside a batch.
+    """
+    flags = pd.Series(None, index=valid.index, dtype=object)
+    if valid.empty:
+        return flags
+    ordered = valid.sort_values(["symbol", "date"])
+    prior = ordered.groupby("symbol", sort=False)["adj_close"].shift(1)
+    if previous_close:
+        first = prior.isna()
+        prior = prior.where(~first, ordered["symbol"].map(previous_close))
+    change = (ordered["adj_close"] / prior - 1).abs()
+    flags.loc[change[change > JUMP_THRESHOLD].index] = JUMP_FLAG
+    return flags
+
+
+def validate_daily_bars(
+    bars: pd.DataFrame,
+    previous_close: dict[str, float] | None = None,
+    calendar: str | None = TRADING_CALENDAR,
+) -> Validated:
+    """OHLC consistency, positive prices, non-negative volume, no missing values, one row per symbol and date,
+    sessions of the trading calendar only; valid rows get `flags` ('jump' for a move over 50%, kept)."""
     prices = bars[["open", "high", "low", "close", "adj_close"]]
     slack = 1 + OHLC_TOLERANCE
     checks = [
         (
             bars[["symbol", "date", "open", "high", "low", "close", "adj_close", "volume"]].isna().any(axis=1),
             "missing value",
+        ),
+        (
+            outside_calendar(bars["date"], calendar) if calendar else pd.Series(False, index=bars.index),
+            "not a trading day",
         ),
         ((prices <= 0).any(axis=1), "non-positive price"),
         (bars["low"] > bars["high"] * slack, "low above high"),
@@ -49,7 +100,9 @@ def validate_daily_bars(bars: pd.DataFrame) -> Validated:
         (bars["volume"] < 0, "negative volume"),
         (bars.duplicated(["symbol", "date"], keep="first"), "duplicate date"),
     ]
-    return _split(bars, _first_reason(checks, bars.index))
+    result = _split(bars, _first_reason(checks, bars.index))
+    valid = result.valid.assign(flags=flag_jumps(result.valid, previous_close))
+    return Validated(valid=valid, rejected=result.rejected)
 
 
 def validate_macro_observations(observations: pd.DataFrame) -> Validated:
@@ -59,3 +112,45 @@ def validate_macro_observations(observations: pd.DataFrame) -> Validated:
         (observations.duplicated(["series_id", "date"], keep="first"), "duplicate date"),
     ]
     return _split(observations, _first_reason(checks, observations.index))
+
+
+def validate_intraday_quotes(quotes: pd.DataFrame) -> Validated:
+    """A positive price and a timestamp, non-negative volume when given, one quote per symbol and time."""
+    checks = [
+        (quotes[["symbol", "ts", "price"]].isna().any(axis=1), "missing value"),
+        (quotes["price"] <= 0, "non-positive price"),
+        (quotes["volume"].fillna(0) < 0, "negative volume"),
+        (quotes.duplicated(["symbol", "ts"], keep="first"), "duplicate time"),
+    ]
+    return _split(quotes, _first_reason(checks, quotes.index))
+
+
+def validate_corporate_actions(actions: pd.DataFrame) -> Validated:
+    """Splits and dividends with a positive value, one per symbol, date and kind."""
+    checks = [
+        (actions[["symbol", "date", "action", "value"]].isna().any(axis=1), "missing value"),
+        (~actions["action"].isin(["split", "dividend"]), "unknown action"),
+        (actions["value"] <= 0, "non-positive value"),
+        (actions.duplicated(["symbol", "date", "action"], keep="first"), "duplicate action"),
+    ]
+    return _split(actions, _first_reason(checks, actions.index))
+
+
+def validate_shares_outstanding(shares: pd.DataFrame) -> Validated:
+    """A positive share count per symbol and date."""
+    checks = [
+        (shares[["symbol", "date", "shares"]].isna().any(axis=1), "missing value"),
+        (shares["shares"] <= 0, "non-positive share count"),
+        (shares.duplicated(["symbol", "date"], keep="first"), "duplicate date"),
+    ]
+    return _split(shares, _first_reason(checks, shares.index))
+
+
+def validate_instruments(instruments: pd.DataFrame) -> Validated:
+    """A symbol, a name, an asset class and a three-letter currency."""
+    checks = [
+        (instruments[["symbol", "name", "asset_class", "currency"]].isna().any(axis=1), "missing value"),
+        (instruments["currency"].astype(str).str.len() != 3, "currency is not a 3-letter code"),
+        (instruments.duplicated(["symbol"], keep="first"), "duplicate symbol"),
+    ]
+    return _split(instruments, _first_reason(checks, instruments.index))

@@ -18,6 +18,9 @@ _UPSERT_KEYS: dict[str, tuple[str, ...]] = {
     "macro_observations": ("series_id", "date"),
     "instruments": ("symbol",),
     "macro_series": ("series_id",),
+    "intraday_quotes": ("symbol", "ts"),
+    "corporate_actions": ("symbol", "date", "action"),
+    "shares_outstanding": ("symbol", "date"),
 }
 
 
@@ -29,7 +32,8 @@ def _batches(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
 def _csv_buffer(frame: pd.DataFrame) -> io.StringIO:
     buffer = io.StringIO()
     # pandas writes float64 with repr precision, so values round-trip exactly; NaN/None become "".
-    frame.to_csv(buffer, index=False, header=False, quoting=csv.QUOTE_MINIMAL, date_format="%Y-%m-%d")
+    # Datetimes keep their time and offset (PostgreSQL reads "2024-01-02 00:00:00" into a date column too).
+    frame.to_csv(buffer, index=False, header=False, quoting=csv.QUOTE_MINIMAL)
     buffer.seek(0)
     return buffer
 
@@ -53,6 +57,17 @@ def upsert(
     if source is not None and "source" in table.c:
         frame = frame.assign(source=source)
     columns: Sequence[str] = [c for c in frame.columns if c in table.c]
+    integers = [
+        c
+        for c in columns
+        if isinstance(table.c[c].type, sa.Integer)
+        and pd.api.types.is_float_dtype(frame[c])
+        and frame[c].abs().max() < 2**63  # beyond int64 the database refuses the row, with the reason
+    ]
+    if integers:
+        # A float column (NaN forces float in pandas) would be written as "15000000000.0", which an integer
+        # column refuses; whole numbers go as integers, NaN as NULL.
+        frame = frame.assign(**{c: frame[c].round().astype("Int64") for c in integers})
     updates = [c for c in columns if c not in keys]
     column_list = ", ".join(f'"{c}"' for c in columns)
     staging = f"staging_{table.name}"

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import auth, queries, ui
+from store.settings import get_settings
 
 auth.require_login()
 
@@ -24,3 +25,14 @@ if runs.empty:
     st.info("No ingestion runs recorded yet.")
 else:
     st.dataframe(runs, hide_index=True, width="stretch")
+
+st.subheader("Ingestion worker")
+if not get_settings().worker_enabled:
+    st.caption("This app does not run the ingestion worker (WORKER_ENABLED=false); one may run on its own.")
+workers = ui.load_or_stop("the worker heartbeat", queries.core.worker_status)
+if workers.empty:
+    st.info("No ingestion worker has reported in the last day.")
+else:
+    st.dataframe(workers, hide_index=True, width="stretch")
+for provider, reason in queries.core.disabled_providers().items():
+    st.caption(f"Provider {provider} is disabled: {reason}.")

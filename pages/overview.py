@@ -1,11 +1,17 @@
-"""Overview: the whole universe at a glance, sortable, with where the data comes from and how fresh it is."""
+"""Overview: the universe at a glance, the user's watchlist, top movers and live quotes in market hours."""
 
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
 import streamlit as st
 
-from dashboard import auth, queries, ui
+from dashboard import auth, currency, market_hours, queries, ui, watchlists
 from dashboard.analytics.overview import overview_table
+from dashboard.queries import market as mq
 
-auth.require_login()
+LIVE_REFRESH_SECONDS = 60
+
+user = auth.require_login()
 
 st.title("Overview")
 version = ui.load_or_stop("the data version", queries.data_version)
@@ -16,31 +22,132 @@ if info["as_of"] is None:
 
 closes = ui.load_or_stop("prices", lambda: queries.recent_closes(version))
 names = ui.load_or_stop("instruments", lambda: queries.instruments(version))
-table = overview_table(closes).merge(names, on="symbol", how="left")
+ccy = currency.selected_currency()
+# Prices in the sidebar's display currency (changes stay USD returns); quotes below stay in USD.
+universe = currency.convert_overview(overview_table(closes), closes, ccy).merge(names, on="symbol", how="left")
+known = set(universe["symbol"])
 
-asset_classes = sorted(table["asset_class"].dropna().unique())
+COLUMNS = ["symbol", "name", "sector", "last", "chg_1d", "chg_1m", "chg_ytd", "high_52w", "low_52w", "trend", "as_of"]
+CONFIG = {
+    "symbol": st.column_config.TextColumn("Symbol", pinned=True),
+    "name": "Name",
+    "sector": "Sector",
+    "last": st.column_config.NumberColumn(f"Last close ({ccy})", format="%.2f"),
+    "chg_1d": st.column_config.NumberColumn("1D", format="percent"),
+    "chg_1m": st.column_config.NumberColumn("1M", format="percent"),
+    "chg_ytd": st.column_config.NumberColumn("YTD", format="percent"),
+    "high_52w": st.column_config.NumberColumn(f"52W high ({ccy})", format="%.2f"),
+    "low_52w": st.column_config.NumberColumn(f"52W low ({ccy})", format="%.2f"),
+    "trend": st.column_config.LineChartColumn("3M trend"),
+    "as_of": st.column_config.DateColumn("As of"),
+}
+
+asset_classes = sorted(universe["asset_class"].dropna().unique())
 chosen = st.pills("Asset class", asset_classes, selection_mode="multi", default=asset_classes)
-table = table[table["asset_class"].isin(chosen)]
-
+table = universe[universe["asset_class"].isin(chosen)]
 st.dataframe(
-    table[["symbol", "name", "sector", "last", "chg_1d", "chg_1m", "chg_ytd", "high_52w", "low_52w", "trend", "as_of"]],
-    hide_index=True,
-    width="stretch",
-    height=min(38 * (len(table) + 1), 1400),
-    column_config={
-        "symbol": st.column_config.TextColumn("Symbol", pinned=True),
-        "name": "Name",
-        "sector": "Sector",
-        "last": st.column_config.NumberColumn("Last close", format="%.2f"),
-        "chg_1d": st.column_config.NumberColumn("1D", format="percent"),
-        "chg_1m": st.column_config.NumberColumn("1M", format="percent"),
-        "chg_ytd": st.column_config.NumberColumn("YTD", format="percent"),
-        "high_52w": st.column_config.NumberColumn("52W high", format="%.2f"),
-        "low_52w": st.column_config.NumberColumn("52W low", format="%.2f"),
-        "trend": st.column_config.LineChartColumn("3M trend"),
-        "as_of": st.column_config.DateColumn("As of"),
-    },
+    table[COLUMNS], hide_index=True, width="stretch", height=min(35 * (len(table) + 1) + 3, 500), column_config=CONFIG
 )
 st.caption(
     "Click a column header to sort. Changes use adjusted closes; 1M is against the close a calendar month earlier."
 )
+
+# -- watchlist --------------------------------------------------------------------------------------
+lists = ui.load_or_stop("watchlists", lambda: watchlists.lists_for(user["username"]))
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("Watchlist")
+    by_name = {w.name: w for w in lists}
+    # A list just saved or deleted is selected on the rerun, before the widget exists (Streamlit's rule).
+    if "watchlist_next" in st.session_state:
+        st.session_state["watchlist_pick"] = st.session_state.pop("watchlist_next")
+    if st.session_state.get("watchlist_pick") not in by_name:
+        st.session_state.pop("watchlist_pick", None)
+    current = by_name[st.selectbox("List", list(by_name), key="watchlist_pick")]
+    whose = "the default list (save one to make it yours)" if current.is_default else f"{user['username']}'s list"
+    st.caption(f"{current.name}: {whose}")
+    watched = [s for s in current.symbols if s in known]
+    gone = [s for s in current.symbols if s not in known]
+    if gone:
+        st.warning(f"No stored prices for {', '.join(gone)}; they are not shown.")
+    st.dataframe(
+        universe.set_index("symbol").loc[watched].reset_index()[COLUMNS],
+        hide_index=True,
+        width="stretch",
+        column_config=CONFIG,
+    )
+    with st.expander("Edit watchlists"):
+        with st.form("watchlist_form"):
+            name = st.text_input("Name", value=current.name if not current.is_default else "My list", max_chars=64)
+            symbols = st.multiselect("Symbols", sorted(known), default=watched, max_selections=watchlists.MAX_SYMBOLS)
+            saved = st.form_submit_button("Save list", type="primary")
+        if saved:
+            try:
+                new = watchlists.save(user["username"], name, symbols, known=known)
+            except ValueError as exc:
+                st.error(f"Not saved: {exc}.")
+            else:
+                st.session_state["watchlist_next"] = new.name
+                st.rerun()
+        if not current.is_default and st.button(f"Delete “{current.name}”", key="watchlist_delete"):
+            watchlists.delete(user["username"], current.name)
+            st.session_state["watchlist_next"] = watchlists.lists_for(user["username"])[0].name
+            st.rerun()
+
+# -- top movers -------------------------------------------------------------------------------------
+with right:
+    st.subheader("Top movers (1D)")
+    movers = universe.dropna(subset=["chg_1d"]).sort_values("chg_1d")
+    movers_config = {k: CONFIG[k] for k in ("symbol", "last", "chg_1d")}
+    for label, frame in (("Gainers", movers.tail(5).iloc[::-1]), ("Losers", movers.head(5))):
+        st.markdown(f"**{label}**")
+        st.dataframe(
+            frame[["symbol", "name", "last", "chg_1d"]],
+            hide_index=True,
+            width="stretch",
+            column_config=movers_config,
+        )
+    st.caption("Change from the previous stored session to each symbol's last close.")
+
+
+# -- live quotes ------------------------------------------------------------------------------------
+def live_quotes(symbols: list[str]) -> None:
+    """The latest stored intraday quote per watched symbol against its last daily close."""
+    quotes = ui.load_or_stop("intraday quotes", lambda: mq.latest_quotes(symbols))
+    if quotes.empty:
+        st.info("No intraday quotes in the last 24 hours for this watchlist.")
+        return
+    # Quotes are as traded, so they are compared with the last close as traded (not the adjusted one).
+    recent = ui.load_or_stop(
+        "recent prices", lambda: mq.bars(version, symbols, info["as_of"] - timedelta(days=14), info["as_of"])
+    )
+    last_close = recent.groupby("symbol")["close"].last()
+    quotes = quotes.assign(
+        change=quotes["price"] / quotes["symbol"].map(last_close) - 1,  # NaN when no recent close
+        ts=pd.to_datetime(quotes["ts"], utc=True).dt.tz_convert("America/New_York").dt.tz_localize(None),
+    )
+    st.dataframe(
+        quotes[["symbol", "price", "change", "volume", "ts", "source"]],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "symbol": "Symbol",
+            "price": st.column_config.NumberColumn("Price (USD)", format="%.2f"),
+            "change": st.column_config.NumberColumn("vs last close", format="percent"),
+            "volume": st.column_config.NumberColumn("Volume", format="localized"),
+            "ts": st.column_config.DatetimeColumn("Time (New York)", format="YYYY-MM-DD HH:mm:ss"),
+            "source": "Source",
+        },
+    )
+    st.caption(f"Refreshed {datetime.now(UTC):%H:%M:%S} UTC")
+
+
+if ui.load_or_stop("intraday quotes", mq.quotes_stored):
+    st.subheader("Live quotes")
+    market_open = market_hours.is_market_open()
+    if market_open:
+        st.caption(f"NYSE is open: quotes refresh every {LIVE_REFRESH_SECONDS} s.")
+    else:
+        st.caption(f"NYSE is closed; next open {market_hours.next_open():%Y-%m-%d %H:%M} UTC. Latest stored quotes:")
+    # run_every only in market hours: outside them nothing new arrives, so no reruns are spent.
+    st.fragment(live_quotes, run_every=LIVE_REFRESH_SECONDS if market_open else None)(watched)

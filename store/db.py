@@ -106,7 +106,7 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
     return cfg
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
+def migrate(engine: Engine, revision: str = "heads") -> None:
     """Upgrade the schema; an advisory lock keeps two processes from migrating at once."""
     with engine.begin() as conn:
         conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})

@@ -23,8 +23,42 @@ PLACEHOLDER_SECRETS = frozenset(
         "example",
         "your-secret-here",
         "replace-me",
+        # Compared after lower-casing and dropping everything but letters and digits (see is_placeholder).
+        "changethisplease",
+        "replaceme",
+        "yoursecrethere",
+        "yoursecretkey",
+        "yoursecretkeyhere",
+        "secretkey",
+        "mysecret",
+        "supersecret",
+        "supersecretkey",
+        "placeholder",
+        "default",
+        "todo",
+        "xxx",
+        "test",
+        "password1",
+        "password123",
+        "admin123",
+        "letmein",
+        "qwerty",
+        "123456",
+        "12345678",
+        "generateme",
+        "setme",
     }
 )
+# Words that never occur in a generated secret but do in the placeholders of examples and templates.
+PLACEHOLDER_WORDS = ("changeme", "changethis", "replaceme", "yoursecret", "placeholder", "insertsecret", "generateme")
+
+
+def is_placeholder(value: str) -> bool:
+    """A value copied from an example rather than chosen: exact known placeholders, or a placeholder word in it."""
+    normalised = "".join(ch for ch in value.lower() if ch.isalnum())
+    if value.strip().lower() in PLACEHOLDER_SECRETS or normalised in PLACEHOLDER_SECRETS:
+        return True
+    return any(word in normalised for word in PLACEHOLDER_WORDS)
 
 
 class ConfigError(RuntimeError):
@@ -46,6 +80,13 @@ class Settings(BaseSettings):
     auth_secret: SecretStr | None = None
     terminal_user: str = "admin"
     terminal_password: SecretStr | None = None
+    # Access control (issue 4): signed session cookie lifetime, and the login lockout rule.
+    session_hours: float = Field(default=12, gt=0, le=24 * 30)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_minutes: float = Field(default=15, gt=0)
+    # How many proxies in front of the app append to X-Forwarded-For; the client is the entry the outermost
+    # one appended. None: 2 on Render (Cloudflare, then Render's proxy), 0 elsewhere (use the socket peer).
+    forwarded_for_hops: int | None = Field(default=None, ge=0, le=10)
 
     cache_ttl_seconds: int = Field(default=300, ge=0)
     healthz_db_timeout_ms: int = Field(default=80, ge=10)
@@ -56,6 +97,29 @@ class Settings(BaseSettings):
     fred_api_key: SecretStr | None = None
     alphavantage_base_url: str = "https://www.alphavantage.co"
     fred_base_url: str = "https://api.stlouisfed.org"
+
+    # The ingestion worker (a separate process the app starts and supervises; see ingestion/supervisor.py).
+    worker_enabled: bool = True
+    worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    # Provider politeness (ingestion/resilience.py): budgets, retries, circuit breaker.
+    yfinance_enabled: bool = True
+    provider_timeout_seconds: float = Field(default=20.0, gt=0)
+    provider_retry_attempts: int = Field(default=4, ge=1)
+    provider_retry_max_wait_seconds: float = Field(default=120.0, ge=0)  # total sleep across retries
+    provider_backoff_initial_seconds: float = Field(default=1.0, ge=0)
+    provider_rate_wait_seconds: float = Field(default=90.0, ge=0)  # longest wait for a rate-budget slot
+    circuit_fail_max: int = Field(default=5, ge=1)
+    circuit_reset_seconds: float = Field(default=300.0, gt=0)
+    yahoo_requests_per_minute: int = Field(default=120, ge=1)  # one request per ticker in a batch
+    yahoo_batch_size: int = Field(default=50, ge=1)
+    yahoo_max_concurrency: int = Field(default=2, ge=1)
+    alphavantage_requests_per_minute: int = Field(default=5, ge=1)
+    alphavantage_requests_per_day: int = Field(default=25, ge=1)
+    alphavantage_premium: bool = False  # use TIME_SERIES_DAILY_ADJUSTED (a premium endpoint)
+    fred_requests_per_minute: int = Field(default=120, ge=1)
+    # Keyless FRED fallback (public graph CSV): observations only, no series metadata.
+    fred_graph_enabled: bool = True
+    fred_graph_base_url: str = "https://fred.stlouisfed.org"
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -90,11 +154,15 @@ class Settings(BaseSettings):
             return
         problems = []
         secret = self.auth_secret.get_secret_value() if self.auth_secret else ""
-        if len(secret) < 32 or secret.lower() in PLACEHOLDER_SECRETS:
-            problems.append("AUTH_SECRET must be set to a random value of at least 32 characters")
+        if len(secret) < 32 or is_placeholder(secret):
+            problems.append("AUTH_SECRET must be set to a random value of at least 32 characters (not a placeholder)")
         password = self.terminal_password.get_secret_value() if self.terminal_password else ""
-        if not password or password.lower() in PLACEHOLDER_SECRETS:
-            problems.append("TERMINAL_PASSWORD must be set (and not to a placeholder such as 'changeme')")
+        if not password or is_placeholder(password) or password.strip().lower() == self.terminal_user.strip().lower():
+            problems.append(
+                "TERMINAL_PASSWORD must be set (not to a placeholder such as 'changeme', nor to the user name)"
+            )
+        elif len(password) < 10:
+            problems.append("TERMINAL_PASSWORD must be at least 10 characters long")
         if self.database_url is None:
             problems.append("DATABASE_URL must be set (the embedded database is for local development)")
         if problems:

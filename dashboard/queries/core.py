@@ -111,3 +111,43 @@ def coverage(version: int) -> pd.DataFrame:
             ).group_by(table.c.source)
             parts.append(pd.read_sql(query, conn))
     return pd.concat(parts, ignore_index=True)
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def worker_status() -> pd.DataFrame:
+    """Ingestion workers seen in the last day, newest beat first (a short TTL: heartbeats are live state).
+
+    `status` is the worker's own state, or `stale` when three beats in a row did not arrive.
+    """
+    hb = tables.worker_heartbeats
+    age = sa.func.extract("epoch", sa.func.now() - hb.c.beat_at)
+    query = (
+        sa.select(
+            hb.c.worker_id.label("worker"),
+            sa.case(
+                (sa.and_(hb.c.state != "stopped", age > 3 * get_settings().worker_heartbeat_seconds), "stale"),
+                else_=hb.c.state,
+            ).label("status"),
+            hb.c.current_job,
+            sa.func.round(age).label("last_beat_s_ago"),
+            hb.c.started_at,
+            hb.c.details["next_runs"].label("next_runs"),
+        )
+        .where(hb.c.beat_at > sa.func.now() - sa.text("interval '1 day'"))
+        .order_by(hb.c.beat_at.desc())
+    )
+    with get_engine().connect() as conn:
+        frame = pd.read_sql(query, conn)
+    # One readable cell instead of a JSON object: "prices 2026-11-25T22:15:00+00:00, quotes ...".
+    frame["next_runs"] = frame["next_runs"].map(
+        lambda runs: ", ".join(f"{job} {at}" for job, at in sorted(runs.items())) if isinstance(runs, dict) else ""
+    )
+    return frame
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def disabled_providers() -> dict[str, str]:
+    """Provider name -> why it is off (a missing API key ...), from the settings; no secret is ever included."""
+    from ingestion.providers.registry import disabled_providers as reasons
+
+    return reasons(get_settings())

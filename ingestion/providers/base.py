@@ -2,11 +2,39 @@
 
 Standard records are pandas DataFrames with the columns below; every provider returns exactly these
 columns, so validation and writing never depend on where data came from.
+
+Dtypes: `date` holds `datetime.date` objects; prices and values are float64 (NaN = missing); `volume`
+and `shares` are integers (int64, or nullable Int64 when a provider row lacks them); `ts` is
+datetime64 tz-aware UTC; text columns are str or None.
+
+Many symbols, some failing (live providers; the jobs layer relies on this):
+
+- A fetcher taking `symbols` / `series_ids` returns ONE frame with the rows of every symbol that
+  succeeded. Each requested symbol that produced no rows is listed in `failures_of(frame)`, a
+  `dict[str, str]` symbol -> human reason (stored in `frame.attrs["failures"]`; read it straight after
+  the call, before concatenating, because some pandas operations drop attrs). Nothing is left out
+  silently: every requested symbol is either in the rows or in the failures. (Corporate actions: a
+  known symbol with no split or dividend in the range succeeds with no rows.)
+- Live providers check every symbol / series id first (`ingestion.symbols`) and raise ValueError
+  naming the bad ones before any request.
+- Daily bars with `frame.attrs["adj_close_is_raw"] is True` (Alpha Vantage without a premium key)
+  carry the unadjusted close in `adj_close`.
+- When NO requested symbol succeeded, the fetcher raises instead of returning an empty frame:
+  `NotFound` when every symbol failed on its own (unknown ticker, no data in range; `exc.failures`
+  holds the same dict), or the provider-wide error (`RateLimited`, `DailyLimitReached`,
+  `AuthenticationError`, `CircuitOpen`, `ProviderError`) when the provider as a whole failed.
+- A provider-wide error AFTER some symbols succeeded (e.g. Alpha Vantage's daily limit on the 4th of
+  6 one-symbol requests) does not lose the successes: they are returned, and each symbol not fetched
+  is listed in the failures with that error's message. Failed symbols can go to the next provider.
+- `SampleProvider` (the bundled dataset, not a live fallback) is stricter: it raises `NotFound` for
+  the first unknown symbol.
+- `RateLimited`, `DailyLimitReached` and `CircuitOpen` mean "try another provider now, this one
+  later"; `NotFound` means "this symbol is unknown here" (another provider may still know it).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pandas as pd
 
@@ -38,8 +66,28 @@ class RateLimited(ProviderError):
         self.retry_after = retry_after
 
 
+class DailyLimitReached(RateLimited):
+    """The provider's daily budget is spent (Alpha Vantage `Information`); unusable until `until` (UTC)."""
+
+    def __init__(self, message: str, until: datetime | None = None) -> None:
+        retry_after = None if until is None else max(0.0, (until - datetime.now(UTC)).total_seconds())
+        super().__init__(message, retry_after=retry_after)
+        self.until = until
+
+
+class CircuitOpen(ProviderError):
+    """The provider failed repeatedly and is switched off for a while; use the next provider."""
+
+
 class NotFound(ProviderError):
-    """The symbol or series does not exist at the provider, or it returned no data."""
+    """The symbol or series does not exist at the provider, or it returned no data.
+
+    `failures` maps each requested symbol to its reason when a many-symbol call found none of them.
+    """
+
+    def __init__(self, message: str, failures: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.failures = dict(failures or {})
 
 
 class AuthenticationError(ProviderError):
@@ -48,6 +96,17 @@ class AuthenticationError(ProviderError):
 
 class NotSupported(ProviderError):
     """The provider does not offer this kind of data."""
+
+
+def failures_of(frame: pd.DataFrame) -> dict[str, str]:
+    """Per-symbol failures of a many-symbol fetch: symbol -> reason (empty when all succeeded)."""
+    return dict(frame.attrs.get("failures", {}))
+
+
+def with_failures(frame: pd.DataFrame, failures: dict[str, str]) -> pd.DataFrame:
+    """Attach per-symbol failures to a fetch result (see the module docstring)."""
+    frame.attrs["failures"] = dict(failures)
+    return frame
 
 
 class Provider:

@@ -1,0 +1,268 @@
+"""Per-provider politeness: rate budgets (pyrate-limiter), retries with backoff (tenacity), circuit breaker (pybreaker).
+
+Every network call of a live provider goes through its `ProviderGuard.call`, in this order:
+
+1. a provider disabled by its daily limit (`DailyLimitReached`) raises it again until the next UTC day;
+2. the circuit breaker: after `fail_max` consecutive failed calls it opens and every call raises
+   `CircuitOpen` at once for `reset_timeout` seconds, then lets one trial call through (half-open);
+3. retries: `Transient` (5xx, timeouts, connection errors) and `RateLimited` (429, Alpha Vantage's
+   `Note`) are retried with exponential backoff and jitter, or after exactly `retry_after` seconds
+   when the provider said so (Retry-After); the total sleep is bounded by `max_wait`;
+4. the rate budget: each attempt takes `weight` slots from the provider's buckets, waiting at most
+   `rate_wait` seconds for a slot, else `BudgetExhausted` (our own budget; never sent, never retried).
+
+`NotFound`, `NotSupported`, `AuthenticationError` and malformed-payload `ProviderError`s are not
+retried. Only provider-wide failures count towards the breaker (an unknown symbol does not).
+pybreaker runs each call under the breaker's lock, so calls to one provider are serialised; the
+Yahoo provider gets its bounded concurrency from yfinance's own download threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+
+import pybreaker
+from pyrate_limiter import Duration, Limiter, Rate
+from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponential_jitter
+
+from ingestion.providers.base import (
+    AuthenticationError,
+    CircuitOpen,
+    DailyLimitReached,
+    NotFound,
+    NotSupported,
+    ProviderError,
+    RateLimited,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Transient(ProviderError):
+    """A failure worth retrying: HTTP 5xx, a timeout, a dropped connection."""
+
+
+class BudgetExhausted(RateLimited):
+    """Our own rate budget for the provider has no slot within the allowed wait; nothing was sent."""
+
+
+def next_utc_midnight(now: datetime) -> datetime:
+    """The start of the next UTC day after `now` (when daily budgets reset)."""
+    day = now.astimezone(UTC).date() + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date); None when absent or unreadable."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def error_for_status(provider: str, status: int, retry_after: str | None, detail: str = "") -> ProviderError | None:
+    """The named error for an HTTP status (None for 2xx/3xx); the message names the provider and the status."""
+    if status < 400:
+        return None
+    suffix = f": {detail}" if detail else ""
+    if status == 429:
+        return RateLimited(
+            f"{provider}: HTTP 429 Too Many Requests{suffix}", retry_after=parse_retry_after(retry_after)
+        )
+    if status in (401, 403):
+        return AuthenticationError(f"{provider}: HTTP {status}, the API key was refused{suffix}")
+    if status >= 500 or status == 408:
+        return Transient(f"{provider}: HTTP {status} from the server{suffix}")
+    return ProviderError(f"{provider}: HTTP {status}{suffix}")
+
+
+@dataclass(frozen=True)
+class GuardPolicy:
+    """The knobs of one guard; `from_settings` reads them from the Settings object."""
+
+    attempts: int = 4
+    max_wait: float = 120.0  # total seconds slept across the retries of one call
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
+    rate_wait: float = 90.0
+    fail_max: int = 5
+    reset_timeout: float = 300.0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> GuardPolicy:
+        return cls(
+            attempts=settings.provider_retry_attempts,
+            max_wait=settings.provider_retry_max_wait_seconds,
+            backoff_initial=settings.provider_backoff_initial_seconds,
+            backoff_max=max(settings.provider_backoff_initial_seconds, 60.0),
+            rate_wait=settings.provider_rate_wait_seconds,
+            fail_max=settings.circuit_fail_max,
+            reset_timeout=settings.circuit_reset_seconds,
+        )
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, BudgetExhausted | DailyLimitReached):
+        return False
+    return isinstance(exc, Transient | RateLimited)
+
+
+# Failures that say nothing about the provider's health: they never open the circuit.
+_BREAKER_EXCLUDES: list[type[BaseException]] = [NotFound, NotSupported, BudgetExhausted, DailyLimitReached, ValueError]
+
+
+class ProviderGuard:
+    """Rate budget + retries + circuit breaker + daily disabling for one provider (see the module docstring)."""
+
+    def __init__(
+        self,
+        name: str,
+        rates: list[Rate] | None = None,
+        daily_limit: int | None = None,
+        policy: GuardPolicy | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.name = name
+        self.policy = policy or GuardPolicy()
+        self._sleep = sleep
+        self._now = now
+        self._limiter = Limiter(rates) if rates else None
+        self._day_limiter = Limiter(Rate(daily_limit, Duration.DAY)) if daily_limit else None
+        self.rates = list(rates or []) + ([Rate(daily_limit, Duration.DAY)] if daily_limit else [])
+        self.breaker = pybreaker.CircuitBreaker(
+            fail_max=self.policy.fail_max,
+            reset_timeout=self.policy.reset_timeout,
+            exclude=_BREAKER_EXCLUDES,
+            name=name,
+            throw_new_error_on_trip=False,
+        )
+        self._disabled_until: datetime | None = None
+        self._lock = threading.Lock()
+        self.attempts_made = 0  # network attempts that passed the rate budget (inspectable in tests)
+
+    # -- state (for the UI, the logs and the tests) ------------------------------------------------
+    @property
+    def disabled_until(self) -> datetime | None:
+        with self._lock:
+            if self._disabled_until is not None and self._now() >= self._disabled_until:
+                log.info("%s: daily limit window passed; provider enabled again", self.name)
+                self._disabled_until = None
+            return self._disabled_until
+
+    def disable_until(self, until: datetime, reason: str) -> None:
+        with self._lock:
+            self._disabled_until = until
+        log.warning("%s: disabled until %s: %s", self.name, until.isoformat(), reason)
+
+    def state(self) -> dict[str, Any]:
+        """A snapshot: circuit state (closed/open/half-open), consecutive failures, disabled_until."""
+        until = self.disabled_until
+        return {
+            "provider": self.name,
+            "circuit": self.breaker.current_state,
+            "consecutive_failures": self.breaker.fail_counter,
+            "disabled_until": until.isoformat() if until else None,
+        }
+
+    # -- the call path ----------------------------------------------------------------------------
+    def call(self, fn: Callable[..., T], *args: Any, weight: int = 1, **kwargs: Any) -> T:
+        """Run `fn(*args, **kwargs)` under the budget, the retries and the breaker; raise named errors."""
+        until = self.disabled_until
+        if until is not None:
+            raise DailyLimitReached(
+                f"{self.name}: daily request limit reached; disabled until {until.isoformat()}", until
+            )
+        try:
+            return self.breaker.call(self._with_retries, fn, args, kwargs, weight)
+        except pybreaker.CircuitBreakerError:
+            raise CircuitOpen(
+                f"{self.name}: circuit open after {self.policy.fail_max} consecutive failures; "
+                f"calls resume after {self.policy.reset_timeout:g} s"
+            ) from None
+        except DailyLimitReached as exc:
+            self.disable_until(exc.until or next_utc_midnight(self._now()), str(exc))
+            raise
+
+    def _with_retries(self, fn: Callable[..., T], args: tuple, kwargs: dict, weight: int) -> T:
+        retrying = Retrying(
+            retry=retry_if_exception(_is_retryable),
+            wait=self._wait,
+            stop=self._stop,
+            sleep=self._sleep,
+            reraise=True,
+            before_sleep=self._log_retry,
+        )
+        for attempt in retrying:
+            with attempt:
+                self._acquire(weight)
+                self.attempts_made += 1
+                return fn(*args, **kwargs)
+        raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
+
+    def _wait(self, retry_state: RetryCallState) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return float(retry_after)
+        backoff = wait_exponential_jitter(
+            multiplier=self.policy.backoff_initial, max=self.policy.backoff_max, jitter=self.policy.backoff_initial
+        )
+        return backoff(retry_state)
+
+    def _stop(self, retry_state: RetryCallState) -> bool:
+        if retry_state.attempt_number >= self.policy.attempts:
+            return True
+        # A Retry-After beyond the bound is not waited for: the caller falls back to the next provider.
+        return retry_state.idle_for + retry_state.upcoming_sleep > self.policy.max_wait
+
+    def _log_retry(self, retry_state: RetryCallState) -> None:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        log.warning(
+            "%s: attempt %d failed (%s); retrying in %.1f s",
+            self.name,
+            retry_state.attempt_number,
+            exc,
+            retry_state.upcoming_sleep,
+        )
+
+    def _acquire(self, weight: int) -> None:
+        if self._day_limiter is not None and not self._day_limiter.try_acquire(self.name, weight, blocking=False):
+            until = next_utc_midnight(self._now())
+            raise DailyLimitReached(f"{self.name}: local daily budget ({self.rates[-1]}) is spent", until)
+        if self._limiter is None:
+            return
+        wait = self.policy.rate_wait
+        if wait > 0:
+            acquired = self._limiter.try_acquire(self.name, weight, blocking=True, timeout=wait)
+        else:
+            acquired = self._limiter.try_acquire(self.name, weight, blocking=False)
+        if not acquired:
+            raise BudgetExhausted(
+                f"{self.name}: rate budget {', '.join(map(str, self.rates))} has no free slot within {wait:g} s",
+                retry_after=wait or None,
+            )
+
+
+def per_minute(limit: int) -> Rate:
+    return Rate(limit, Duration.MINUTE)

@@ -1,0 +1,45 @@
+"""Audit log (admins only): sign-ins, lockouts, sign-outs, exports and admin actions, newest first."""
+
+import json
+
+import streamlit as st
+
+from dashboard import audit, auth, ui
+from store.db import get_engine
+
+auth.require_login()
+auth.require_role("admin")
+
+st.title("Audit log")
+left, right = st.columns(2)
+action = left.selectbox("Action", ["(all)", *audit.ACTIONS], key="audit_action")
+username = right.text_input("User", key="audit_user", max_chars=64).strip()
+
+entries = ui.load_or_stop(
+    "the audit log",
+    lambda: audit.recent(get_engine(), action=None if action == "(all)" else action, username=username or None),
+)
+if entries.empty:
+    st.info("No entries match.")
+    st.stop()
+entries["details"] = entries["details"].map(lambda d: json.dumps(d, sort_keys=True) if d else "")
+st.dataframe(
+    entries,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "at": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+        "username": "User",
+        "action": "Action",
+        "client_ip": "Client IP",
+        "details": "Details",
+    },
+)
+st.caption(f"The latest {len(entries)} entries.")
+st.download_button(
+    "Download CSV",
+    entries.to_csv(index=False),
+    file_name="audit_log.csv",
+    mime="text/csv",
+    on_click=lambda: audit.record("export", {"what": "audit_log", "rows": len(entries)}),
+)

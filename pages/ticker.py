@@ -1,0 +1,152 @@
+"""Ticker: price chart with volume, overlays and indicator panels, compare up to 8 tickers, exports; state in URL."""
+
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import auth, charts, currency, market, ui
+from dashboard import queries as q
+from dashboard.queries import market as mq
+
+auth.require_login()
+
+st.title("Ticker")
+version = ui.load_or_stop("the data version", q.data_version)
+info = ui.load_or_stop("data freshness", lambda: q.freshness(version))
+ui.freshness_line(info)
+if info["as_of"] is None:
+    st.stop()
+spans = ui.load_or_stop("the list of symbols", lambda: mq.symbol_spans(version)).set_index("symbol")
+
+# Every control is bound to the URL query string (bind="query-params"): a copied link reproduces the view.
+top = st.columns([2, 3])
+text = top[0].text_input(
+    "Tickers (up to 8, comma-separated; the first is charted in detail)", value="SPY", key="t", bind="query-params"
+)
+preset = top[1].segmented_control(
+    "Range", [*market.RANGES, market.CUSTOM], default="1Y", required=True, key="range", bind="query-params"
+)
+row = st.columns([1, 2])
+chart = row[0].segmented_control(
+    "Chart", list(market.CHART_TYPES), default="Candlestick", required=True, key="chart", bind="query-params"
+)
+chosen = row[1].pills(
+    "Indicators",
+    list(market.INDICATORS),
+    selection_mode="multi",
+    key="ind",
+    bind="query-params",
+    help="Overlays: "
+    + ", ".join(market.INDICATORS[c] for c in market.MOVING_AVERAGES + ("BB",))
+    + ". Panels below the chart: "
+    + ", ".join(market.INDICATORS[c] for c in market.PANELS)
+    + ".",
+)
+adjusted = st.toggle("Adjusted for splits and dividends", value=True, key="adj", bind="query-params")
+# An empty parameter in a link (?range=) clears a bound widget even when a choice is required: use the defaults.
+preset, chart, chosen, adjusted = preset or "1Y", chart or "Candlestick", chosen or [], adjusted is not False
+
+wanted = market.split_symbols(text)
+if len(wanted) > market.MAX_COMPARE:
+    st.warning(f"At most {market.MAX_COMPARE} tickers can be compared; showing the first {market.MAX_COMPARE}.")
+    wanted = wanted[: market.MAX_COMPARE]
+tickers, unknown = market.check_symbols(wanted, spans.index)
+if unknown:
+    (st.warning if tickers else st.error)(market.unknown_message(unknown))
+if not tickers:
+    if not wanted:
+        st.info("Enter at least one ticker, e.g. AAPL or SPY,QQQ.")
+    st.stop()
+
+first = min(spans.loc[t, "first"] for t in tickers)
+last = max(spans.loc[t, "last"] for t in tickers)
+if preset == market.CUSTOM:
+    picked = st.date_input(
+        "Custom range",
+        value=(max(first, date(last.year - 1, last.month, 1)), last),
+        min_value=date(1900, 1, 1),
+        max_value=date(2100, 12, 31),
+        key="dates",
+        bind="query-params",
+    )
+    if not isinstance(picked, tuple) or len(picked) != 2:
+        st.info("Pick an end date to complete the custom range.")
+        st.stop()
+    start, end = market.resolve_range(market.CUSTOM, last, start=picked[0], end=picked[1])
+else:
+    start, end = market.resolve_range(preset, last, first)
+view = market.View(tuple(tickers), preset, start, end, chart, tuple(chosen), adjusted)
+
+frames, notes = ui.load_or_stop(
+    "prices", lambda: mq.ticker_frames(version, tuple(tickers), adjusted, start, end, tuple(chosen))
+)
+for note in notes.values():
+    st.info(note)
+# Indicators and returns are computed on USD prices; only price levels follow the display currency.
+ccy = currency.selected_currency()
+usd_frames = frames
+if ccy != currency.DEFAULT:
+    frames = {t: f if f.empty else currency.convert(f, market.price_columns(f), ccy) for t, f in frames.items()}
+empty = [t for t in tickers if frames[t].empty]
+if len(empty) == len(tickers):
+    spans_text = "; ".join(f"{t}: {spans.loc[t, 'first']} → {spans.loc[t, 'last']}" for t in tickers)
+    st.warning(f"No prices between {start} and {end} for {', '.join(tickers)}. Stored history: {spans_text}.")
+    st.stop()
+if empty:
+    st.warning(f"No prices between {start} and {end} for {', '.join(empty)}; they are left out.")
+
+primary = next(t for t in tickers if not frames[t].empty)
+actions = ui.load_or_stop("corporate actions", lambda: mq.corporate_actions(version, tickers))
+own_actions = actions[actions["symbol"] == primary]
+st.plotly_chart(
+    charts.price_figure(frames[primary], primary, chart, chosen, own_actions),
+    key="price_chart",
+    config={"displaylogo": False},
+)
+in_view = own_actions[own_actions["date"].between(pd.Timestamp(start), pd.Timestamp(end))]
+if not in_view.empty:
+    listed = ", ".join(
+        f"{d:%Y-%m-%d} " + (f"split {v:g}:1" if a == "split" else f"dividend {market.format_price(v, digits=3)}")
+        for d, a, v in in_view[["date", "action", "value"]].itertuples(index=False)
+    )
+    st.caption(f"Corporate actions in range ({primary}): {listed}")
+
+shown = [t for t in tickers if not frames[t].empty]
+if len(shown) > 1:
+    closes = pd.DataFrame({t: usd_frames[t]["close"] for t in shown})  # rebased to 100: currency-neutral
+    st.plotly_chart(charts.compare_figure(market.normalise(closes)), key="compare_chart")
+
+sources = ui.load_or_stop("sources", lambda: mq.sources(version, tickers))
+st.caption(
+    " · ".join(
+        f"{t}: {', '.join(mq.sources(version, [t]))}, stored {spans.loc[t, 'first']} → {spans.loc[t, 'last']}"
+        for t in tickers
+    )
+    + f" · shown {start} → {end}, prices {market.price_basis(adjusted, notes)} in {currency.label(ccy)}"
+)
+
+params = market.export_parameters(view, start, end, info["as_of"], sources, fallback=notes)
+params["currency"] = currency.label(ccy)
+shown_frames = {t: frames[t] for t in shown}
+usd_shown = {t: usd_frames[t] for t in shown}
+stem = f"market-desk_{'-'.join(shown)}_{start}_{end}"
+cols = st.columns([1, 1, 4])
+# Files are built only when clicked (a callable), so an ordinary rerun pays nothing for them.
+cols[0].download_button(
+    "CSV",
+    lambda: market.to_csv(market.export_frame(shown_frames, usd_shown), params),
+    file_name=f"{stem}.csv",
+    mime="text/csv",
+    icon=":material/download:",
+    on_click="ignore",  # a rerun would re-register the files under new ids while the other button is clicked
+)
+cols[1].download_button(
+    "XLSX",
+    lambda: market.to_xlsx(market.export_frame(shown_frames, usd_shown), params),
+    file_name=f"{stem}.xlsx",
+    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    icon=":material/download:",
+    on_click="ignore",
+)
+cols[2].caption(f"Link to this view: `{market.query_string(market.view_params(view))}`")

@@ -1,0 +1,341 @@
+"""The worker process (heartbeat, clean stop, parent watch), its supervisor (restart with backoff), the schedule."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from ingestion.config import IngestionConfig
+from ingestion.scheduler import due_jobs, market_open, previous_fire, triggers
+from ingestion.supervisor import PARENT_ENV, WorkerSupervisor
+from ingestion.worker import Worker, worker_states
+from store import tables
+from store.settings import Settings
+from tests.conftest import ROOT, TEST_PASSWORD
+from tests.e2e.server import guarded_env
+from tests.ingestion.test_jobs_doubles import SyntheticPrices, bar_counts, migrated_engine
+
+NY = "America/New_York"
+
+
+def worker_env(url: str, **extra: str) -> dict[str, str]:
+    """A worker with no live provider (keyless, yfinance off): it schedules and beats, and fetches nothing."""
+    return guarded_env(
+        {
+            "DATABASE_URL": url,
+            "TERMINAL_PASSWORD": TEST_PASSWORD,
+            "YFINANCE_ENABLED": "false",
+            "WORKER_HEARTBEAT_SECONDS": "0.3",
+            **extra,
+        }
+    )
+
+
+def heartbeats(engine: sa.Engine) -> list[dict]:
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(sa.select(tables.worker_heartbeats)).mappings()]
+
+
+def wait_for(predicate, timeout: float = 30.0, every: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("condition not met in time")
+
+
+def beat_of(engine: sa.Engine, pid: int, state: str | None = None) -> dict | None:
+    for row in heartbeats(engine):
+        if row["pid"] == pid and (state is None or row["state"] == state):
+            return row
+    return None
+
+
+def test_worker_process_migrates_beats_and_stops_cleanly_on_sigterm(make_database):
+    url = make_database()  # empty: the worker brings it to head itself
+    process = subprocess.Popen([sys.executable, "-m", "ingestion", "worker"], cwd=ROOT, env=worker_env(url))
+    engine = sa.create_engine(url)
+    try:
+        beat = wait_for(lambda: _safe(lambda: beat_of(engine, process.pid, "idle")))
+        assert set(beat["details"]["next_runs"]) == {"prices", "quotes", "macro", "reference", "catch_up"}
+        first = beat["beat_at"]
+        wait_for(lambda: beat_of(engine, process.pid)["beat_at"] > first)  # it keeps beating
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(tables.instruments)).scalar_one() == 35
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        assert beat_of(engine, process.pid)["state"] == "stopped"
+        assert worker_states(engine, 0.3)[0]["status"] == "stopped"
+    finally:
+        if process.poll() is None:
+            process.kill()
+        engine.dispose()
+
+
+def _safe(fn):
+    try:
+        return fn()
+    except sa.exc.ProgrammingError:  # the table does not exist until the worker has migrated
+        return None
+
+
+def test_worker_stops_by_itself_when_its_parent_is_gone(make_database):
+    url = make_database()
+    # PID 1 is never this test's child's parent: the worker must conclude the app died and stop.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ingestion", "worker"], cwd=ROOT, env=worker_env(url, **{PARENT_ENV: "1"})
+    )
+    try:
+        assert process.wait(60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_supervisor_restarts_a_killed_worker_and_stops_it_on_exit(make_database):
+    url = make_database()
+    engine = migrated_engine(url)
+    env = worker_env(url)
+    supervisor = WorkerSupervisor(env=lambda: env, base_delay=0.2, max_delay=1.0)
+    try:
+        supervisor.start()
+        first = wait_for(lambda: supervisor.state.pid if supervisor.state.status == "running" else None)
+        wait_for(lambda: beat_of(engine, first))
+        os.kill(first, signal.SIGKILL)  # the worker dies hard; the supervisor must bring it back
+        second = wait_for(lambda: supervisor.state.pid if supervisor.state.pid not in (None, first) else None)
+        wait_for(lambda: beat_of(engine, second))
+        assert supervisor.state.restarts == 1 and supervisor.state.last_exit_code == -signal.SIGKILL
+    finally:
+        supervisor.stop()
+    assert supervisor.state.status == "stopped"
+    with pytest.raises(ProcessLookupError):
+        os.kill(second, 0)
+    assert beat_of(engine, second)["state"] == "stopped"  # SIGTERM: a clean stop, not a kill
+    engine.dispose()
+
+
+def test_supervisor_backs_off_exponentially_up_to_the_cap(tmp_path):
+    starts = tmp_path / "starts"
+    crash = f"import time; open({str(starts)!r}, 'a').write(repr(time.monotonic()) + chr(10)); raise SystemExit(3)"
+    supervisor = WorkerSupervisor(command=[sys.executable, "-c", crash], base_delay=0.2, max_delay=0.8)
+    supervisor.start()
+    try:
+        wait_for(lambda: starts.exists() and len(starts.read_text().split()) >= 5, timeout=30)
+    finally:
+        supervisor.stop()
+    times = [float(t) for t in starts.read_text().split()]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert gaps[0] >= 0.2 and gaps[1] >= 0.4 and gaps[2] >= 0.8
+    assert all(g < 0.8 + 1.5 for g in gaps[2:])  # capped at max_delay (plus process start time)
+    assert set(supervisor.state.history) == {3}
+
+
+def test_worker_run_records_the_job_and_survives_errors(make_database, monkeypatch):
+    engine = migrated_engine(make_database())
+    worker = Worker(engine, Settings(), IngestionConfig(history_start=date(2024, 1, 2)))
+    monkeypatch.setattr(worker, "providers_for", lambda job: [SyntheticPrices()])
+    from ingestion.jobs import ensure_universe
+
+    ensure_universe(engine, ROOT / "data" / "sample")
+    with engine.begin() as conn:
+        conn.execute(tables.instruments.update().where(tables.instruments.c.symbol != "AAPL").values(active=False))
+    worker.run("prices")
+    assert worker.last_results["prices"]["status"] == "success"
+    assert set(bar_counts(engine)) == {"AAPL"}
+
+    monkeypatch.setattr(worker, "providers_for", lambda job: [])
+    worker.run("macro")  # no provider: logged and skipped, nothing raised
+    assert worker.last_results["macro"]["status"] == "no provider"
+    engine.dispose()
+
+
+# -- schedule -----------------------------------------------------------------------------------
+
+
+def ny(text: str) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(NY))
+
+
+@pytest.mark.parametrize(
+    ("moment", "open_"),
+    [
+        ("2024-07-03 10:00", True),
+        ("2024-07-03 13:30", False),  # half-day before Independence Day: closes at 13:00
+        ("2024-07-04 11:00", False),  # holiday
+        ("2024-07-05 09:29", False),
+        ("2024-07-05 09:30", True),
+        ("2024-07-05 15:59", True),
+        ("2024-07-05 16:00", False),
+        ("2024-07-06 11:00", False),  # Saturday
+        ("2025-01-09 11:00", False),  # national day of mourning (an ad hoc closing)
+    ],
+)
+def test_quotes_only_while_the_nyse_is_open(moment, open_):
+    assert market_open(ny(moment)) is open_
+
+
+def test_previous_fire_follows_new_york_time_across_dst():
+    trigger = triggers(IngestionConfig())["prices"]
+    assert previous_fire(trigger, ny("2024-03-11 09:00")) == ny("2024-03-08 17:15")  # Friday, before the DST switch
+    assert previous_fire(trigger, ny("2024-03-11 18:00")) == ny("2024-03-11 17:15")
+
+
+def test_due_jobs_catch_up_missed_and_failed_runs(make_database):
+    engine = migrated_engine(make_database())
+    config = IngestionConfig()
+    now = ny("2024-07-10 20:00").astimezone(UTC)  # Wednesday, after prices (17:15) and macro (18:00)
+    assert due_jobs(engine, config, now) == ["prices", "macro", "reference"]  # never ran
+
+    def record(job, status, started):
+        with engine.begin() as conn:
+            conn.execute(tables.ingestion_runs.insert().values(job=job, source="t", status=status, started_at=started))
+
+    record("prices", "success", ny("2024-07-10 17:16"))
+    record("macro", "failed", now - timedelta(minutes=5))  # failed just now: retried later, not at once
+    record("reference", "partial", ny("2024-07-06 06:01"))  # Saturday's run counts
+    assert due_jobs(engine, config, now) == []
+    assert due_jobs(engine, config, now + timedelta(minutes=31)) == ["macro"]
+    assert due_jobs(engine, config, ny("2024-07-11 17:20").astimezone(UTC)) == ["prices", "macro"]
+    engine.dispose()
+
+
+def test_health_reports_the_worker_without_data(make_database, monkeypatch):
+    from dashboard import health
+    from store.settings import get_settings
+
+    monkeypatch.setenv("WORKER_HEARTBEAT_SECONDS", "5")
+    get_settings.cache_clear()
+    engine = migrated_engine(make_database())
+    try:
+        with engine.connect() as conn:
+            assert health._worker_state(conn) == {"status": "absent", "last_beat_age_s": None}
+        hb = tables.worker_heartbeats
+        with engine.begin() as conn:
+            conn.execute(hb.insert().values(worker_id="w1", hostname="h", pid=1, state="running", current_job="prices"))
+        with engine.connect() as conn:
+            state = health._worker_state(conn)
+        assert state["status"] == "running" and 0 <= state["last_beat_age_s"] < 5
+        assert set(state) == {"status", "last_beat_age_s"}  # no job names, hosts or data
+        with engine.begin() as conn:
+            conn.execute(hb.update().values(beat_at=sa.func.now() - sa.text("interval '20 seconds'")))
+        with engine.connect() as conn:
+            assert health._worker_state(conn)["status"] == "stale"
+    finally:
+        engine.dispose()
+        get_settings.cache_clear()
+
+
+STUCK_WORKER = """
+import sys, time
+from datetime import date
+from ingestion.config import IngestionConfig
+from ingestion.providers.base import Provider
+from ingestion.worker import run_worker, Worker
+from store.db import create_db_engine, migrate
+from store.settings import Settings
+
+class Stuck(Provider):
+    name = "stuck"
+
+    def daily_bars(self, symbols, start, end):
+        open(sys.argv[2], "w").close()  # tell the test the request is in flight
+        time.sleep(600)  # a provider hanging in its retries
+
+Worker.providers_for = lambda self, job: [Stuck()]
+engine = create_db_engine(sys.argv[1])
+migrate(engine)
+sys.exit(run_worker(engine, Settings(), IngestionConfig()))
+"""
+
+
+def test_a_stop_does_not_wait_for_a_stuck_job_forever(make_database, tmp_path):
+    url = make_database()
+    script = tmp_path / "stuck_worker.py"
+    script.write_text(STUCK_WORKER)
+    in_flight = tmp_path / "in-flight"
+    process = subprocess.Popen([sys.executable, str(script), url, str(in_flight)], cwd=ROOT, env=worker_env(url))
+    engine = sa.create_engine(url)
+    try:
+        # The catch-up check runs the (never run) prices job a second after start, and its request hangs.
+        wait_for(in_flight.exists)
+        assert beat_of(engine, process.pid)["current_job"] == "prices"
+        stopped_at = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        assert time.monotonic() - stopped_at < 15  # the grace period, not the provider's 600 s
+        assert beat_of(engine, process.pid)["state"] == "stopped"
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(tables.ingestion_runs.c.status)).scalars().all() == ["running"]
+    finally:
+        if process.poll() is None:
+            process.kill()
+        engine.dispose()
+
+
+def test_data_status_page_shows_the_worker_and_disabled_providers(ready_app):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.dashboard.test_app import ROUTER, log_in, texts
+
+    at = log_in(AppTest.from_file(ROUTER, default_timeout=30).run())
+    at.switch_page("../pages/data_status.py").run()
+    assert not at.exception
+    assert "Ingestion worker" in [s.value for s in at.subheader]
+    shown = texts(at)
+    assert "No ingestion worker has reported in the last day." in shown
+    assert "Provider alpha_vantage is disabled: ALPHAVANTAGE_API_KEY is not set." in shown
+
+
+def test_data_status_page_lists_a_beating_worker(ready_app, sample_database_url):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.dashboard.test_app import ROUTER, log_in
+
+    engine = sa.create_engine(sample_database_url)
+    hb = tables.worker_heartbeats
+    with engine.begin() as conn:
+        conn.execute(
+            hb.insert().values(
+                worker_id="host:42",
+                hostname="host",
+                pid=42,
+                state="idle",
+                details={"next_runs": {"prices": "2026-11-25T22:15:00+00:00"}},
+            )
+        )
+    try:
+        at = log_in(AppTest.from_file(ROUTER, default_timeout=30).run())
+        at.switch_page("../pages/data_status.py").run()
+        assert not at.exception
+        workers = at.dataframe[-1].value
+        assert workers["worker"].tolist() == ["host:42"] and workers["status"].tolist() == ["idle"]
+        assert workers["next_runs"].tolist() == ["prices 2026-11-25T22:15:00+00:00"]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(hb.delete().where(hb.c.worker_id == "host:42"))
+        engine.dispose()
+
+
+def test_worker_enabled_false_keeps_the_app_from_starting_one(monkeypatch):
+    from ingestion import supervisor
+    from store.settings import get_settings
+
+    monkeypatch.setenv("WORKER_ENABLED", "false")
+    get_settings.cache_clear()
+    try:
+        assert supervisor.start_embedded_worker() is None
+        assert supervisor.embedded_worker_state() is None
+        supervisor.stop_embedded_worker()  # a no-op, not an error
+    finally:
+        get_settings.cache_clear()
