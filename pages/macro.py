@@ -5,7 +5,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, macro_charts, queries, ui
+from dashboard import auth, ingest_actions, macro_charts, queries, ui
 from dashboard.analytics.macro import AGGREGATION_FREQUENCIES, TENOR_SERIES, UNITS
 from dashboard.queries import macro as mq
 from store import universe
@@ -78,6 +78,7 @@ with series_tab:
         if is_admin:
             with st.form("macro_add", clear_on_submit=True):
                 new_id = st.text_input("FRED series id", key="macro_add_id", placeholder="e.g. DGS30")
+                fetch_now = st.checkbox("Fetch it now", key="macro_add_fetch", help="Run the macro job for it at once")
                 submitted = st.form_submit_button("Add series", key="macro_add_submit")
             if submitted:
                 try:
@@ -86,6 +87,10 @@ with series_tab:
                     st.error(str(exc))
                 else:
                     (st.info if result.status == "exists" else st.success)(result.message)
+                    if fetch_now:
+                        with st.spinner(f"Fetching {result.series_id}…"):
+                            ok, message = ingest_actions.fetch_series_now(result.series_id)
+                        (st.success if ok else st.warning)(message)
                     mq.series_catalog.clear()
         else:
             st.info("Only an admin can add a series to the universe.")

