@@ -53,6 +53,19 @@ def load_or_stop(what: str, loader: Callable[[], T]) -> T:
         st.stop()
 
 
+def data_header(title: str) -> tuple[int, dict]:
+    """Page title, the data version and the freshness line; stops the page when no prices are stored."""
+    from dashboard import queries
+
+    st.title(title)
+    version = load_or_stop("the data version", queries.data_version)
+    info = load_or_stop("data freshness", lambda: queries.freshness(version))
+    freshness_line(info)
+    if info["as_of"] is None:
+        st.stop()
+    return version, info
+
+
 def freshness_line(info: dict) -> None:
     as_of: date | None = info.get("as_of")
     if as_of is None:

@@ -13,12 +13,7 @@ LIVE_REFRESH_SECONDS = 60
 
 user = auth.require_login()
 
-st.title("Overview")
-version = ui.load_or_stop("the data version", queries.data_version)
-info = ui.load_or_stop("data freshness", lambda: queries.freshness(version))
-ui.freshness_line(info)
-if info["as_of"] is None:
-    st.stop()
+version, info = ui.data_header("Overview")
 
 closes = ui.load_or_stop("prices", lambda: queries.recent_closes(version))
 names = ui.load_or_stop("instruments", lambda: queries.instruments(version))

@@ -3,18 +3,12 @@
 import streamlit as st
 
 from dashboard import auth, charts, market, ui, watchlists
-from dashboard import queries as q
 from dashboard.analytics import risk
 from dashboard.queries import market as mq
 
 user = auth.require_login()
 
-st.title("Risk")
-version = ui.load_or_stop("the data version", q.data_version)
-info = ui.load_or_stop("data freshness", lambda: q.freshness(version))
-ui.freshness_line(info)
-if info["as_of"] is None:
-    st.stop()
+version, info = ui.data_header("Risk")
 spans = ui.load_or_stop("the list of symbols", lambda: mq.symbol_spans(version)).set_index("symbol")
 lists = ui.load_or_stop("watchlists", lambda: watchlists.lists_for(user["username"]))
 default_tickers = ",".join(s for s in lists[0].symbols if s != "SPY") if lists else "AAPL,MSFT"

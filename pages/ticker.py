@@ -6,17 +6,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, charts, currency, market, ui
-from dashboard import queries as q
 from dashboard.queries import market as mq
 
 auth.require_login()
 
-st.title("Ticker")
-version = ui.load_or_stop("the data version", q.data_version)
-info = ui.load_or_stop("data freshness", lambda: q.freshness(version))
-ui.freshness_line(info)
-if info["as_of"] is None:
-    st.stop()
+version, info = ui.data_header("Ticker")
 spans = ui.load_or_stop("the list of symbols", lambda: mq.symbol_spans(version)).set_index("symbol")
 
 # Every control is bound to the URL query string (bind="query-params"): a copied link reproduces the view.

@@ -80,17 +80,26 @@ def use_database(monkeypatch: pytest.MonkeyPatch, url: str, **env: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def sample_database_url(make_database) -> str:
-    """A database migrated to head with the bundled sample loaded once for the session (read-only use)."""
+def make_sample_database(make_database):
+    """Factory: a new database migrated to head with the bundled sample loaded (for tests that write)."""
     from ingestion.jobs import load_sample
     from store.db import create_db_engine, migrate
 
-    url = make_database()
-    engine = create_db_engine(url)
-    migrate(engine)
-    load_sample(engine, ROOT / "data" / "sample")
-    engine.dispose()
-    return url
+    def _make() -> str:
+        url = make_database()
+        engine = create_db_engine(url)
+        migrate(engine)
+        load_sample(engine, ROOT / "data" / "sample")
+        engine.dispose()
+        return url
+
+    return _make
+
+
+@pytest.fixture(scope="session")
+def sample_database_url(make_sample_database) -> str:
+    """The sample database shared by the whole session (read-only use)."""
+    return make_sample_database()
 
 
 @pytest.fixture
@@ -114,19 +123,28 @@ def engine_for(monkeypatch):
 
 
 @pytest.fixture
-def ready_app(monkeypatch, sample_database_url):
-    """App start-up completed against the sample database, caches clear: ready for AppTest."""
+def app_on(monkeypatch):
+    """Factory: the app's start-up completed against `url` (caches clear), ready for AppTest; undone after."""
     import streamlit as st
 
     from dashboard import startup
-    from store.db import reset_engine
+    from store.db import get_engine, reset_engine
     from store.settings import get_settings
 
-    use_database(monkeypatch, sample_database_url)
-    startup.run_startup()
-    st.cache_data.clear()
-    yield
+    def _start(url: str, **env: str) -> sa.Engine:
+        use_database(monkeypatch, url, **env)
+        startup.run_startup()
+        st.cache_data.clear()
+        return get_engine()
+
+    yield _start
     st.cache_data.clear()
     startup._state.phase = "not started"
     reset_engine()
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def ready_app(app_on, sample_database_url):
+    """App start-up completed against the shared sample database."""
+    app_on(sample_database_url)

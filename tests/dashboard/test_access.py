@@ -7,14 +7,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
-import streamlit as st
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth, auth_routes, clock, sessions, users
 from store import tables
-from tests.conftest import ROOT, TEST_PASSWORD, use_database
+from tests.conftest import ROOT, TEST_PASSWORD
 from tests.dashboard.test_app import log_in, texts
 
 ROUTER = str(ROOT / "dashboard" / "router.py")
@@ -33,20 +32,9 @@ class FakeClock:
 
 
 @pytest.fixture
-def app_db(monkeypatch, empty_database_url):
+def app_db(app_on, empty_database_url):
     """A fresh, migrated database with the TERMINAL_PASSWORD admin (no sample data: these tests need none)."""
-    from dashboard import startup
-    from store.db import get_engine, reset_engine
-    from store.settings import get_settings
-
-    use_database(monkeypatch, empty_database_url, LOAD_SAMPLE_ON_EMPTY="false")
-    startup.run_startup()
-    st.cache_data.clear()
-    yield get_engine()
-    st.cache_data.clear()
-    startup._state.phase = "not started"
-    reset_engine()
-    get_settings.cache_clear()
+    return app_on(empty_database_url, LOAD_SAMPLE_ON_EMPTY="false")
 
 
 @pytest.fixture

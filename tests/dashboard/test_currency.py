@@ -177,34 +177,16 @@ def test_without_stored_rates_prices_stay_in_usd(ready_app):
 
 
 @pytest.fixture
-def writable_sample_without_fx(monkeypatch, make_database):
+def writable_sample_without_fx(app_on, make_sample_database):
     """The sample in a database of its own, with every DEXUSEU observation deleted."""
     import sqlalchemy as sa
-    import streamlit
 
-    from dashboard import startup
-    from ingestion.jobs import load_sample
     from store import tables
-    from store.db import create_db_engine, migrate, reset_engine
-    from store.settings import get_settings
-    from tests.conftest import use_database
 
-    url = make_database()
-    engine = create_db_engine(url)
-    migrate(engine)
-    load_sample(engine, SAMPLE)
+    engine = app_on(make_sample_database())
     with engine.begin() as conn:
         obs = tables.macro_observations
         conn.execute(sa.delete(obs).where(obs.c.series_id == "DEXUSEU"))
-    engine.dispose()
-    use_database(monkeypatch, url)
-    startup.run_startup()
-    streamlit.cache_data.clear()
-    yield
-    streamlit.cache_data.clear()
-    startup._state.phase = "not started"
-    reset_engine()
-    get_settings.cache_clear()
 
 
 def test_selected_currency_falls_back_to_usd_when_no_rate_is_stored(writable_sample_without_fx):

@@ -1,26 +1,15 @@
 """An empty database (no sample loaded) gives clear messages on every page, never an exception."""
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard import startup
-from store.db import reset_engine
-from store.settings import get_settings
-from tests.conftest import ROOT, use_database
+from tests.conftest import ROOT
 from tests.dashboard.test_app import log_in
 
 
 @pytest.fixture
-def empty_app(monkeypatch, empty_database_url):
-    use_database(monkeypatch, empty_database_url, LOAD_SAMPLE_ON_EMPTY="false")
-    startup.run_startup()
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
-    startup._state.phase = "not started"
-    reset_engine()
-    get_settings.cache_clear()
+def empty_app(app_on, empty_database_url):
+    app_on(empty_database_url, LOAD_SAMPLE_ON_EMPTY="false")
 
 
 def test_overview_on_an_empty_database_says_so(empty_app):

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from dashboard.analytics.macro import rolling_macro_beta, transform_series
-from tests.conftest import ROOT, use_database
+from tests.conftest import ROOT
 from tests.dashboard.test_app import log_in
 
 ROUTER = str(ROOT / "dashboard" / "router.py")
@@ -158,42 +158,23 @@ def test_stock_vs_macro_beta_follows_the_window(ready_app):
 
 
 @pytest.fixture(scope="module")
-def writable_url(make_database):
-    from ingestion.jobs import load_sample
-    from store.db import create_db_engine, migrate
-
-    url = make_database()
-    engine = create_db_engine(url)
-    migrate(engine)
-    load_sample(engine, SAMPLE)
-    engine.dispose()
-    return url
+def writable_url(make_sample_database):
+    return make_sample_database()
 
 
 @pytest.fixture
-def writable_app(monkeypatch, writable_url):
-    import streamlit as st
-
-    from dashboard import startup
+def writable_app(app_on, writable_url):
     from dashboard.auth import hash_password
     from store import tables
-    from store.db import get_engine, reset_engine
-    from store.settings import get_settings
 
-    use_database(monkeypatch, writable_url)
-    startup.run_startup()
-    with get_engine().begin() as conn:
+    engine = app_on(writable_url)
+    with engine.begin() as conn:
         users = tables.users
         if conn.execute(sa.select(users.c.id).where(users.c.username == "reader")).first() is None:
             conn.execute(
                 users.insert().values(username="reader", password_hash=hash_password(VIEWER_PASSWORD), role="viewer")
             )
-    st.cache_data.clear()
-    yield get_engine()
-    st.cache_data.clear()
-    startup._state.phase = "not started"
-    reset_engine()
-    get_settings.cache_clear()
+    return engine
 
 
 def stored_ids(engine) -> set[str]:

@@ -9,66 +9,31 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import market_hours
-from tests.conftest import ROOT, TEST_PASSWORD, use_database
+from tests.conftest import ROOT, TEST_PASSWORD
 from tests.dashboard.market_data import load_yahoo_aapl
 from tests.dashboard.test_app import ROUTER, log_in, texts
 
 MEGA = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "SPY"]
 
 
-def started(monkeypatch, url: str) -> None:
-    import streamlit as st
-
-    from dashboard import startup
-
-    use_database(monkeypatch, url)
-    startup.run_startup()
-    st.cache_data.clear()
-
-
 @pytest.fixture
-def own_sample_app(monkeypatch, make_database):
+def own_sample_app(app_on, make_sample_database):
     """A private copy of the sample database (these tests write watchlists), with a second user, bob."""
-    import streamlit as st
-
-    from dashboard import startup
     from dashboard.auth import hash_password
-    from ingestion.jobs import load_sample
     from store import tables
-    from store.db import create_db_engine, migrate, reset_engine
-    from store.settings import get_settings
 
-    url = make_database()
-    engine = create_db_engine(url)
-    migrate(engine)
-    load_sample(engine, ROOT / "data" / "sample")
+    url = make_sample_database()
+    engine = app_on(url)
     with engine.begin() as conn:
         conn.execute(tables.users.insert().values(username="bob", password_hash=hash_password(TEST_PASSWORD)))
-    engine.dispose()
-    started(monkeypatch, url)
-    yield url
-    st.cache_data.clear()
-    startup._state.phase = "not started"
-    reset_engine()
-    get_settings.cache_clear()
+    return url
 
 
 @pytest.fixture
-def quotes_app(monkeypatch, make_database):
-    import streamlit as st
-
-    from dashboard import startup
-    from store.db import reset_engine
-    from store.settings import get_settings
-
+def quotes_app(app_on, make_database):
     url = make_database()
     load_yahoo_aapl(url, with_quotes=True)
-    started(monkeypatch, url)
-    yield
-    st.cache_data.clear()
-    startup._state.phase = "not started"
-    reset_engine()
-    get_settings.cache_clear()
+    app_on(url)
 
 
 def test_default_watchlist_and_top_movers_on_the_sample(ready_app):

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import use_database
 from tests.dashboard.market_data import load_yahoo_aapl
 from tests.dashboard.test_app import ROUTER, log_in, texts
 
@@ -50,24 +49,11 @@ def link(at: AppTest) -> str:
 
 
 @pytest.fixture
-def yahoo_app(monkeypatch, make_database):
+def yahoo_app(app_on, make_database):
     """The app on a database holding AAPL with raw and adjusted closes, a 4:1 split and a dividend."""
-    import streamlit as st
-
-    from dashboard import startup
-    from store.db import reset_engine
-    from store.settings import get_settings
-
     url = make_database()
     load_yahoo_aapl(url)
-    use_database(monkeypatch, url)
-    startup.run_startup()
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
-    startup._state.phase = "not started"
-    reset_engine()
-    get_settings.cache_clear()
+    app_on(url)
 
 
 def test_default_view_is_a_year_of_spy_candles_with_its_source(ready_app):
