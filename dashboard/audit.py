@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -63,6 +64,28 @@ def record(action: str, details: dict[str, Any] | None = None, *, engine: sa.Eng
             )
     except sa.exc.SQLAlchemyError as exc:
         log.error("audit: could not record %s: %s", action, type(exc).__name__)
+
+
+def recorder(action: str, details: dict[str, Any] | None = None) -> Callable[[], None]:
+    """A callable that records `action` for this session's user when it is called later.
+
+    For deferred downloads: Streamlit builds such a file outside the script run (no session there), so the
+    user and client IP are captured now and written when the file is actually requested.
+    """
+    from dashboard import auth
+    from store.db import get_engine
+
+    user = auth.current_user()
+    username, client_ip = (user["username"] if user else None), auth.client_ip()
+
+    def _record() -> None:
+        try:
+            with get_engine().begin() as conn:
+                write(conn, action, username=username, client_ip=client_ip, details=details)
+        except sa.exc.SQLAlchemyError as exc:
+            log.error("audit: could not record %s: %s", action, type(exc).__name__)
+
+    return _record
 
 
 def recent(

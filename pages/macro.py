@@ -5,7 +5,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, ingest_actions, macro_charts, queries, ui
+from dashboard import audit, auth, ingest_actions, macro_charts, queries, ui
 from dashboard.analytics.macro import AGGREGATION_FREQUENCIES, TENOR_SERIES, UNITS
 from dashboard.queries import macro as mq
 from store import universe
@@ -171,6 +171,7 @@ with series_tab:
                 file_name=f"macro_{'_'.join(lines)}_{units_code}.csv",
                 mime="text/csv",
                 key="macro_download",
+                on_click=audit.recorder("export", {"page": "macro", "series": list(lines), "units": units_code}),
             )
             if shade and recessions is not None:
                 st.caption("Grey bands: NBER recessions (USREC).")

@@ -5,7 +5,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, charts, currency, market, ui
+from dashboard import audit, auth, charts, currency, market, ui
 from dashboard.queries import market as mq
 
 auth.require_login()
@@ -125,11 +125,30 @@ params["currency"] = currency.label(ccy)
 shown_frames = {t: frames[t] for t in shown}
 usd_shown = {t: usd_frames[t] for t in shown}
 stem = f"market-desk_{'-'.join(shown)}_{start}_{end}"
+record_export = {
+    kind: audit.recorder(
+        "export", {"page": "ticker", "format": kind, **{k: params[k] for k in ("tickers", "start", "end")}}
+    )
+    for kind in ("csv", "xlsx")
+}
+
+
+def export_file(kind: str):
+    """The file's bytes, built only when the browser asks for it; each export lands in the audit log."""
+
+    def build() -> bytes:
+        record_export[kind]()
+        data = market.export_frame(shown_frames, usd_shown)
+        return market.to_csv(data, params) if kind == "csv" else market.to_xlsx(data, params)
+
+    return build
+
+
 cols = st.columns([1, 1, 4])
 # Files are built only when clicked (a callable), so an ordinary rerun pays nothing for them.
 cols[0].download_button(
     "CSV",
-    lambda: market.to_csv(market.export_frame(shown_frames, usd_shown), params),
+    export_file("csv"),
     file_name=f"{stem}.csv",
     mime="text/csv",
     icon=":material/download:",
@@ -137,7 +156,7 @@ cols[0].download_button(
 )
 cols[1].download_button(
     "XLSX",
-    lambda: market.to_xlsx(market.export_frame(shown_frames, usd_shown), params),
+    export_file("xlsx"),
     file_name=f"{stem}.xlsx",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     icon=":material/download:",

@@ -359,3 +359,32 @@ def test_cli_adds_lists_disables_and_resets(app_db, capsys):
     actions = [a for a, _ in audit_actions(app_db)]
     assert actions.count("admin_add_user") == 1 and "admin_disable_user" in actions
     assert all(u.startswith("cli") for a, u in audit_actions(app_db) if a.startswith("admin_"))
+
+
+def test_recorder_captures_the_user_during_the_run_and_writes_when_called_later(ready_app):
+    """Deferred downloads (Ticker CSV/XLSX) are built outside the script run: the user is captured before."""
+    from store.db import get_engine
+
+    def script() -> None:
+        import streamlit as st
+
+        from dashboard import audit
+
+        st.session_state["pending"] = audit.recorder("export", {"page": "ticker", "format": "csv"})
+
+    with get_engine().connect() as conn:
+        admin_id = conn.execute(sa.select(tables.users.c.id).where(tables.users.c.username == "admin")).scalar_one()
+    at = AppTest.from_function(script)
+    at.session_state[auth.TOKEN_KEY] = sessions.create_session(get_engine(), admin_id, None)
+    at.run()
+    assert not at.exception
+    record = at.session_state["pending"]
+    a = tables.audit_log
+    query = sa.select(a.c.username, a.c.details).where(a.c.action == "export", a.c.details["page"].astext == "ticker")
+    with get_engine().connect() as conn:
+        before = len(conn.execute(query).all())
+    record()  # outside any script run, as when the browser requests the file
+    with get_engine().connect() as conn:
+        rows = conn.execute(query).all()
+    assert len(rows) == before + 1
+    assert rows[-1].username == "admin" and rows[-1].details == {"page": "ticker", "format": "csv"}
