@@ -18,7 +18,7 @@ version, info = ui.data_header("Overview")
 closes = ui.load_or_stop("prices", lambda: queries.recent_closes(version))
 names = ui.load_or_stop("instruments", lambda: queries.instruments(version))
 ccy = currency.selected_currency()
-# Prices in the sidebar's display currency (changes stay USD returns); quotes below stay in USD.
+# Prices in the sidebar's display currency (changes stay USD returns).
 universe = currency.convert_overview(overview_table(closes), closes, ccy).merge(names, on="symbol", how="left")
 known = set(universe["symbol"])
 
@@ -121,13 +121,15 @@ def live_quotes(symbols: list[str]) -> None:
         change=quotes["price"] / quotes["symbol"].map(last_close) - 1,  # NaN when no recent close
         ts=pd.to_datetime(quotes["ts"], utc=True).dt.tz_convert("America/New_York").dt.tz_localize(None),
     )
+    # The change above is a return (USD); the price follows the display currency at that day's rate.
+    quotes = currency.convert(quotes.assign(day=quotes["ts"].dt.normalize()), ["price"], ccy, date_column="day")
     st.dataframe(
         quotes[["symbol", "price", "change", "volume", "ts", "source"]],
         hide_index=True,
         width="stretch",
         column_config={
             "symbol": "Symbol",
-            "price": st.column_config.NumberColumn("Price (USD)", format="%.2f"),
+            "price": st.column_config.NumberColumn(f"Price ({ccy})", format="%.2f"),
             "change": st.column_config.NumberColumn("vs last close", format="percent"),
             "volume": st.column_config.NumberColumn("Volume", format="localized"),
             "ts": st.column_config.DatetimeColumn("Time (New York)", format="YYYY-MM-DD HH:mm:ss"),

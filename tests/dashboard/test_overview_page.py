@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -133,3 +134,27 @@ def test_no_sql_in_pages():
         source = (ROOT / "pages" / page).read_text()
         assert "sqlalchemy" not in source and not re.search(r"(?<![a-z_])select\(", source)
         assert "auth.require_login()" in source
+
+
+def test_live_quote_prices_follow_the_display_currency(quotes_app):
+    from ingestion.providers.sample import SampleProvider
+    from ingestion.writer import upsert
+    from store import tables
+    from store.db import get_engine
+
+    rates = SampleProvider(ROOT / "data" / "sample").macro_observations(["DEXUSUK"])
+    with get_engine().begin() as conn:
+        upsert(conn, tables.macro_observations, rates, source="sample")
+    import streamlit as st
+
+    st.cache_data.clear()
+    at = log_in(AppTest.from_file(ROUTER, default_timeout=30).run())
+    usd = at.dataframe[4].value
+    at.selectbox(key="display_currency").select("GBP").run()
+    assert not at.exception
+    gbp = at.dataframe[4].value
+    day = pd.Timestamp(usd["ts"].iloc[0]).normalize()
+    known = rates.assign(date=pd.to_datetime(rates["date"])).set_index("date")["value"].dropna()
+    rate = known.loc[:day].iloc[-1]  # that day's rate, else the last one before it
+    assert gbp["price"].iloc[0] == pytest.approx(usd["price"].iloc[0] / rate, rel=1e-12)
+    assert gbp["change"].iloc[0] == pytest.approx(usd["change"].iloc[0], rel=1e-12)
