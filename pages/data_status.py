@@ -16,7 +16,15 @@ st.dataframe(
     ui.load_or_stop("coverage", lambda: queries.coverage(version)),
     hide_index=True,
     width="stretch",
-    column_config={"rows": st.column_config.NumberColumn("Rows", format="localized")},
+    column_config={
+        "dataset": "Dataset",
+        "source": "Source",
+        "instruments": st.column_config.NumberColumn("Symbols / series"),
+        "rows": st.column_config.NumberColumn("Rows", format="localized"),
+        "first_date": st.column_config.DateColumn("First date"),
+        "last_date": st.column_config.DateColumn("Last date"),
+        "last_written": st.column_config.DatetimeColumn("Last written (UTC)", format="YYYY-MM-DD HH:mm"),
+    },
 )
 
 st.subheader("Ingestion runs")
@@ -24,7 +32,21 @@ runs = ui.load_or_stop("ingestion runs", lambda: queries.ingestion_runs(version)
 if runs.empty:
     st.info("No ingestion runs recorded yet.")
 else:
-    st.dataframe(runs, hide_index=True, width="stretch")
+    st.dataframe(
+        runs,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "id": st.column_config.NumberColumn("Run", format="%d"),
+            "job": "Job",
+            "source": "Provider(s)",
+            "status": "Status",
+            "started_at": st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "finished_at": st.column_config.DatetimeColumn("Finished (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "rows_written": st.column_config.NumberColumn("Rows written", format="localized"),
+            "error_summary": "Errors",
+        },
+    )
 
 st.subheader("Ingestion worker")
 if not get_settings().worker_enabled:

@@ -20,6 +20,7 @@ names = ui.load_or_stop("instruments", lambda: queries.instruments(version))
 ccy = currency.selected_currency()
 # Prices in the sidebar's display currency (changes stay USD returns).
 universe = currency.convert_overview(overview_table(closes), closes, ccy).merge(names, on="symbol", how="left")
+universe["sector"] = universe["sector"].fillna(universe["asset_class"].str.upper())  # ETFs have no GICS sector
 known = set(universe["symbol"])
 
 COLUMNS = ["symbol", "name", "sector", "last", "chg_1d", "chg_1m", "chg_ytd", "high_52w", "low_52w", "trend", "as_of"]
@@ -93,7 +94,7 @@ with left:
 with right:
     st.subheader("Top movers (1D)")
     movers = universe.dropna(subset=["chg_1d"]).sort_values("chg_1d")
-    movers_config = {k: CONFIG[k] for k in ("symbol", "last", "chg_1d")}
+    movers_config = {k: CONFIG[k] for k in ("symbol", "name", "last", "chg_1d")}
     for label, frame in (("Gainers", movers.tail(5).iloc[::-1]), ("Losers", movers.head(5))):
         st.markdown(f"**{label}**")
         st.dataframe(
