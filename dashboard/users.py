@@ -15,7 +15,6 @@ from dashboard import audit, sessions
 from dashboard.auth import hash_password
 from store import tables
 from store.db import DatabaseUnavailable, prepare_database, reset_engine
-from store.embedded import stop_embedded
 from store.logs import setup_logging
 
 ROLES = ("viewer", "admin")
@@ -213,8 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
-        reset_engine()
-        stop_embedded()
+        reset_engine()  # an embedded server started here stops at exit (see ingestion.__main__)
     return 0
 
 

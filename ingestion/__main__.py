@@ -196,10 +196,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         from store.db import reset_engine
-        from store.embedded import stop_embedded
 
+        # An embedded server this command started stops at interpreter exit (pgserver's atexit hook) and only
+        # when no other process uses it; stopping it here would also stop one the caller's process started.
         reset_engine()
-        stop_embedded()
 
 
 if __name__ == "__main__":
