@@ -2,11 +2,10 @@
 
 from datetime import UTC, datetime, timedelta
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import auth, currency, market_hours, queries, ui, watchlists
-from dashboard.analytics.overview import overview_table
+from dashboard.analytics.overview import overview_table, quotes_vs_close
 from dashboard.queries import market as mq
 
 LIVE_REFRESH_SECONDS = 60
@@ -117,11 +116,7 @@ def live_quotes(symbols: list[str]) -> None:
     recent = ui.load_or_stop(
         "recent prices", lambda: mq.bars(version, symbols, info["as_of"] - timedelta(days=14), info["as_of"])
     )
-    last_close = recent.groupby("symbol")["close"].last()
-    quotes = quotes.assign(
-        change=quotes["price"] / quotes["symbol"].map(last_close) - 1,  # NaN when no recent close
-        ts=pd.to_datetime(quotes["ts"], utc=True).dt.tz_convert("America/New_York").dt.tz_localize(None),
-    )
+    quotes = quotes_vs_close(quotes, recent)
     # The change above is a return (USD); the price follows the display currency at that day's rate.
     quotes = currency.convert(quotes.assign(day=quotes["ts"].dt.normalize()), ["price"], ccy, date_column="day")
     st.dataframe(

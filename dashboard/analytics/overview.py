@@ -53,3 +53,16 @@ def overview_table(closes: pd.DataFrame, spark_days: int = 92) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=columns)
+
+
+def quotes_vs_close(quotes: pd.DataFrame, bars: pd.DataFrame) -> pd.DataFrame:
+    """Latest quotes with `change` against each symbol's last daily close and `ts` in New York local time.
+
+    Quotes are as traded, so they are compared with the last close as traded (`close`, not `adj_close`)
+    from `bars` (date-ordered daily bars); `change` is NaN for a symbol with no close in `bars`.
+    """
+    last_close = bars.groupby("symbol")["close"].last()
+    return quotes.assign(
+        change=quotes["price"] / quotes["symbol"].map(last_close) - 1,
+        ts=pd.to_datetime(quotes["ts"], utc=True).dt.tz_convert("America/New_York").dt.tz_localize(None),
+    )

@@ -38,6 +38,7 @@ from ingestion.providers.base import (
     Provider,
     ProviderError,
     RateLimited,
+    fetch_each,
     with_failures,
 )
 from ingestion.resilience import GuardPolicy, ProviderGuard, Transient, error_for_status, next_utc_midnight, per_minute
@@ -256,28 +257,20 @@ class AlphaVantageProvider(Provider):
         return self._per_symbol(symbols, start, end, corporate_actions_from_payload, CORPORATE_ACTION_COLUMNS)
 
     def _per_symbol(self, symbols, start, end, transform, columns) -> pd.DataFrame:
-        frames, failures, succeeded = [], {}, 0
         symbols = validate_symbols(symbols)
         bars = columns is DAILY_BAR_COLUMNS
-        for position, symbol in enumerate(symbols):
+
+        def fetch_one(symbol: str) -> pd.DataFrame:
             try:
                 records = _between(transform(symbol, self.fetch_daily(symbol, start)), start, end)
             except NotFound as exc:
-                failures[symbol] = f"{exc} ({symbol})"
-                continue
-            except ProviderError as exc:
-                if not succeeded:
-                    raise
-                # The provider as a whole failed mid-batch: keep what we have, report the rest.
-                for rest in symbols[position:]:
-                    failures[rest] = str(exc)
-                break
+                raise NotFound(f"{exc} ({symbol})") from None
             if records.empty and bars:
-                failures[symbol] = f"{NAME}: no bars for {symbol} between {start or 'the start'} and {end or 'today'}"
-                continue
-            succeeded += 1
-            frames.append(records)
-        if not succeeded and failures:
+                raise NotFound(f"{NAME}: no bars for {symbol} between {start or 'the start'} and {end or 'today'}")
+            return records
+
+        frames, failures = fetch_each(symbols, fetch_one)
+        if not frames and failures:
             raise NotFound(f"{NAME}: no data for " + "; ".join(f"{s}: {r}" for s, r in failures.items()), failures)
         result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
         if bars:

@@ -34,6 +34,7 @@ Many symbols, some failing (live providers; the jobs layer relies on this):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import pandas as pd
@@ -107,6 +108,28 @@ def with_failures(frame: pd.DataFrame, failures: dict[str, str]) -> pd.DataFrame
     """Attach per-symbol failures to a fetch result (see the module docstring)."""
     frame.attrs["failures"] = dict(failures)
     return frame
+
+
+def fetch_each(items: list[str], fetch_one: Callable[[str], pd.DataFrame]) -> tuple[list[pd.DataFrame], dict]:
+    """One request per symbol / series under the contract above: the frames that succeeded, and failures.
+
+    `NotFound` from `fetch_one` fails that item only. Any other `ProviderError` is provider-wide: raised
+    when nothing has succeeded yet, otherwise the successes are kept and every item not yet fetched fails
+    with its message. The caller decides what to raise when no frame came back.
+    """
+    frames: list[pd.DataFrame] = []
+    failures: dict[str, str] = {}
+    for position, item in enumerate(items):
+        try:
+            frames.append(fetch_one(item))
+        except NotFound as exc:
+            failures[item] = str(exc)
+        except ProviderError as exc:
+            if not frames:
+                raise
+            failures.update(dict.fromkeys(items[position:], str(exc)))
+            break
+    return frames, failures
 
 
 class Provider:

@@ -29,6 +29,7 @@ from ingestion.providers.base import (
     NotFound,
     Provider,
     ProviderError,
+    fetch_each,
     with_failures,
 )
 from ingestion.resilience import GuardPolicy, ProviderGuard, Transient, error_for_status, per_minute
@@ -210,18 +211,7 @@ def _per_series(series_ids: list[str], fetch_one, columns: list[str]) -> pd.Data
     series_ids = validate_series_ids(series_ids)
     if not series_ids:
         return with_failures(pd.DataFrame(columns=columns), {})
-    frames, failures = [], {}
-    for position, series_id in enumerate(series_ids):
-        try:
-            frames.append(fetch_one(series_id))
-        except NotFound as exc:
-            failures[series_id] = str(exc)
-        except ProviderError as exc:
-            if not frames:
-                raise
-            for rest in series_ids[position:]:
-                failures[rest] = str(exc)
-            break
+    frames, failures = fetch_each(series_ids, fetch_one)
     if not frames:
         raise NotFound("; ".join(failures.values()) or f"{NAME}: no series requested", failures)
     return with_failures(pd.concat(frames, ignore_index=True)[columns], failures)

@@ -33,6 +33,7 @@ from ingestion.providers.base import (
     Provider,
     ProviderError,
     RateLimited,
+    fetch_each,
     with_failures,
 )
 from ingestion.resilience import GuardPolicy, ProviderGuard, Transient, per_minute
@@ -387,17 +388,7 @@ class YahooProvider(Provider):
 
     def _per_symbol(self, symbols: list[str], fetch_one, columns: list[str]) -> pd.DataFrame:
         symbols = validate_symbols(symbols)
-        frames, failures = [], {}
-        for position, symbol in enumerate(symbols):
-            try:
-                frames.append(fetch_one(symbol))
-            except NotFound as exc:
-                failures[symbol] = str(exc)
-            except ProviderError as exc:
-                if not frames:
-                    raise
-                failures.update(dict.fromkeys(symbols[position:], str(exc)))
-                break
+        frames, failures = fetch_each(symbols, fetch_one)
         return _finish(frames, failures, symbols, columns)
 
 

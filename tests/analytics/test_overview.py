@@ -53,3 +53,20 @@ def test_short_history_gives_gaps_not_errors():
     assert row["chg_1d"] == pytest.approx(0.1)
     assert pd.isna(row["chg_1m"]) and pd.isna(row["chg_ytd"])
     assert overview_table(frame.iloc[:0]).empty
+
+
+def test_quotes_vs_close_uses_the_last_close_as_traded_and_new_york_time():
+    from dashboard.analytics.overview import quotes_vs_close
+
+    quotes = pd.DataFrame(
+        {
+            "symbol": ["A", "B"],
+            "price": [11.0, 5.0],
+            "ts": pd.to_datetime(["2026-06-26 14:30", "2026-06-26 15:00"], utc=True),
+        }
+    )
+    bars = pd.DataFrame({"symbol": ["A", "A"], "date": [date(2026, 6, 24), date(2026, 6, 25)], "close": [9.0, 10.0]})
+    out = quotes_vs_close(quotes, bars).set_index("symbol")
+    assert out.loc["A", "change"] == pytest.approx(0.1)
+    assert pd.isna(out.loc["B", "change"])  # no close stored for B
+    assert out.loc["A", "ts"] == pd.Timestamp("2026-06-26 10:30")  # EDT = UTC-4
