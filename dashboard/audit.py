@@ -9,8 +9,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from dashboard import clock
-from store import tables
+from store import clock, tables
 
 log = logging.getLogger(__name__)
 

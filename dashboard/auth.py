@@ -14,9 +14,9 @@ import streamlit as st
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from dashboard import audit, clock, lockout, sessions
+from dashboard import audit, lockout, sessions
 from dashboard.client_ip import resolve_client_ip, trusted_hops
-from store import tables
+from store import clock, tables
 from store.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from dashboard import clock, sessions
+from dashboard import sessions
 from dashboard.auth import XSRF_COOKIE_NAME
+from store import clock
 from store.db import get_engine
 from store.settings import get_settings
 

@@ -14,8 +14,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from dashboard import clock
-from store import tables
+from store import clock, tables
 from store.settings import Settings
 
 # Rows older than this are no use to the rule; they are pruned as new attempts arrive.

@@ -7,12 +7,13 @@ import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 import numpy as np
 import pandas as pd
 
 from dashboard.analytics import indicators
+from store import clock
 
 MAX_COMPARE = 8
 MAX_RISK_TICKERS = 30
@@ -323,7 +324,7 @@ def export_parameters(
     """
     return {
         "exported_by": "Market Desk",
-        "generated_at_utc": datetime.now(UTC).replace(microsecond=0, tzinfo=None).isoformat(),
+        "generated_at_utc": clock.now().replace(microsecond=0, tzinfo=None).isoformat(),
         "data_as_of": as_of.isoformat() if as_of else "",
         "source": ", ".join(sources),
         "tickers": ",".join(view.tickers),

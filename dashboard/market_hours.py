@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 import pandas as pd
+
+from store import clock
 
 
 @lru_cache(maxsize=4)
@@ -21,7 +23,7 @@ def is_market_open(now: datetime | None = None) -> bool:
 
     `now` must be timezone-aware (default: the current time).
     """
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     ts = pd.Timestamp(now).tz_convert("UTC").floor("min")
@@ -33,7 +35,7 @@ def is_market_open(now: datetime | None = None) -> bool:
 
 def next_open(now: datetime | None = None) -> datetime:
     """The next NYSE session open after `now` (UTC)."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     ts = pd.Timestamp(now).tz_convert("UTC").floor("min")
     calendar = _calendar(ts.date().replace(day=1))
     if ts >= calendar.last_minute - pd.Timedelta(days=7):  # pragma: no cover - a year past the anchor

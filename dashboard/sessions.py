@@ -17,8 +17,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from dashboard import clock
-from store import tables
+from store import clock, tables
 from store.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)

@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from store import clock
 from store.db import DatabaseUnavailable, describe_url, get_engine, migrate, reset_engine, wait_for_database
 from store.embedded import stop_embedded
 from store.logs import setup_logging
@@ -77,7 +78,7 @@ def run_startup() -> None:
         load_sample(engine, settings.sample_data_dir)
         _state.timings["sample_load"] = time.perf_counter() - t0
     ensure_login_credentials(engine, settings)
-    _state.ready_at = time.time()
+    _state.ready_at = clock.epoch_seconds()
     _set("ready", "")
     log.info("ready in %.2fs (%s)", time.perf_counter() - t0, _state.database)
 

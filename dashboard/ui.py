@@ -11,6 +11,7 @@ import sqlalchemy as sa
 import streamlit as st
 
 from dashboard import startup
+from store import clock
 from store.db import DatabaseUnavailable, describe_url, get_engine
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def freshness_line(info: dict) -> None:
     sources = ", ".join("bundled sample dataset" if s == "sample" else s for s in info.get("sources", [])) or "unknown"
     last: datetime | None = info.get("last_success")
     loaded = f" · last successful ingestion {last:%Y-%m-%d %H:%M} UTC" if last else ""
-    age = (date.today() - as_of).days
+    age = (clock.new_york_today() - as_of).days
     text = f"Source: {sources} · data as of {as_of:%Y-%m-%d} (adjusted closes){loaded}"
     if age > STALE_AFTER_DAYS:
         st.caption(f"{text} · :orange[{age} days old]")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -42,7 +42,7 @@ from ingestion.validate import (
     validate_shares_outstanding,
 )
 from ingestion.writer import quarantine, upsert
-from store import tables
+from store import clock, tables
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ class _Batch:
 
 
 def new_york_today(now: datetime | None = None) -> date:
-    return (now or datetime.now(UTC)).astimezone(NEW_YORK).date()
+    return clock.new_york_today(now)
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

@@ -41,6 +41,7 @@ from ingestion.providers.base import (
     ProviderError,
     RateLimited,
 )
+from store import clock
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return max(0.0, (when - (now or clock.now())).total_seconds())
 
 
 def error_for_status(provider: str, status: int, retry_after: str | None, detail: str = "") -> ProviderError | None:
@@ -141,12 +142,12 @@ class ProviderGuard:
         policy: GuardPolicy | None = None,
         *,
         sleep: Callable[[float], None] = time.sleep,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self.name = name
         self.policy = policy or GuardPolicy()
         self._sleep = sleep
-        self._now = now
+        self.now: Callable[[], datetime] = now or (lambda: clock.now())  # late-bound: tests move clock.now
         self._limiter = Limiter(rates) if rates else None
         self._day_limiter = Limiter(Rate(daily_limit, Duration.DAY)) if daily_limit else None
         self.rates = list(rates or []) + ([Rate(daily_limit, Duration.DAY)] if daily_limit else [])
@@ -165,7 +166,7 @@ class ProviderGuard:
     @property
     def disabled_until(self) -> datetime | None:
         with self._lock:
-            if self._disabled_until is not None and self._now() >= self._disabled_until:
+            if self._disabled_until is not None and self.now() >= self._disabled_until:
                 log.info("%s: daily limit window passed; provider enabled again", self.name)
                 self._disabled_until = None
             return self._disabled_until
@@ -201,7 +202,7 @@ class ProviderGuard:
                 f"calls resume after {self.policy.reset_timeout:g} s"
             ) from None
         except DailyLimitReached as exc:
-            self.disable_until(exc.until or next_utc_midnight(self._now()), str(exc))
+            self.disable_until(exc.until or next_utc_midnight(self.now()), str(exc))
             raise
 
     def _with_retries(self, fn: Callable[..., T], args: tuple, kwargs: dict, weight: int) -> T:
@@ -248,7 +249,7 @@ class ProviderGuard:
 
     def _acquire(self, weight: int) -> None:
         if self._day_limiter is not None and not self._day_limiter.try_acquire(self.name, weight, blocking=False):
-            until = next_utc_midnight(self._now())
+            until = next_utc_midnight(self.now())
             raise DailyLimitReached(f"{self.name}: local daily budget ({self.rates[-1]}) is spent", until)
         if self._limiter is None:
             return

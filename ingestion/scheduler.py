@@ -20,7 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 from ingestion.config import IngestionConfig
 from ingestion.jobs import NEW_YORK, new_york_today
 from ingestion.validate import trading_calendar
-from store import tables
+from store import clock, tables
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def triggers(config: IngestionConfig) -> dict[str, CronTrigger]:
 def market_open(now: datetime | None = None) -> bool:
     """Whether the NYSE is trading at `now` (its trading calendar, so holidays and half-days count)."""
     calendar = trading_calendar()
-    minute = pd.Timestamp(now or datetime.now(UTC)).tz_convert("UTC").floor("min")
+    minute = pd.Timestamp(now or clock.now()).tz_convert("UTC").floor("min")
     if not (calendar.first_minute <= minute <= calendar.last_minute):
         return False
     return bool(calendar.is_open_on_minute(minute))
@@ -77,7 +77,7 @@ def due_jobs(engine: sa.Engine, config: IngestionConfig, now: datetime | None = 
     """Scheduled jobs whose last scheduled time has no completed (success/partial) run since, and that were
     not attempted in the last RETRY_AFTER_MINUTES: a worker that was down, or a run that failed, is caught up.
     """
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     runs = tables.ingestion_runs
     with engine.connect() as conn:
         completed = dict(
@@ -141,7 +141,7 @@ def build_scheduler(engine: sa.Engine, config: IngestionConfig, run: Callable[[s
         minutes=CATCH_UP_EVERY_MINUTES,
         id="catch_up",
         name="catch up",
-        next_run_time=datetime.now(UTC) + timedelta(seconds=1),  # at start as well
+        next_run_time=clock.now() + timedelta(seconds=1),  # at start as well
     )
     return scheduler
 

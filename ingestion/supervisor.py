@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from store import clock
+
 log = logging.getLogger(__name__)
 
 # Tells the worker which process started it: it stops when that process is no longer its parent.
@@ -93,7 +95,7 @@ class WorkerSupervisor:
             if process is not None:
                 with self._lock:
                     self._process = process
-                self.state.status, self.state.pid, self.state.started_at = "running", process.pid, time.time()
+                self.state.status, self.state.pid, self.state.started_at = "running", process.pid, clock.epoch_seconds()
                 log.info("ingestion worker started (pid %d)", process.pid)
                 while process.poll() is None and not self._stop.is_set():
                     self._stop.wait(0.5)

@@ -8,7 +8,6 @@ import signal
 import socket
 import threading
 import time
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -17,7 +16,7 @@ from ingestion.config import IngestionConfig
 from ingestion.jobs import JobRequest, ensure_universe, run_job
 from ingestion.scheduler import build_scheduler, due_jobs, next_runs
 from ingestion.supervisor import PARENT_ENV
-from store import tables
+from store import clock, tables
 from store.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -156,7 +155,7 @@ class Worker:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return clock.now().isoformat(timespec="seconds")
 
 
 def run_worker(engine: sa.Engine, settings: Settings, config: IngestionConfig, *, once: bool = False) -> int:

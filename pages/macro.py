@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard import audit, auth, ingest_actions, macro_charts, queries, ui
 from dashboard.analytics.macro import AGGREGATION_FREQUENCIES, TENOR_SERIES, UNITS
 from dashboard.queries import macro as mq
-from store import universe
+from store import clock, universe
 from store.db import get_engine
 
 user = auth.require_login()
@@ -44,7 +44,7 @@ if catalog.empty:
     st.stop()
 ids = catalog["series_id"].tolist()
 latest = pd.to_datetime(catalog["last_date"]).max()
-latest_day = latest.date() if not pd.isna(latest) else date.today()
+latest_day = latest.date() if not pd.isna(latest) else clock.new_york_today()
 recessions = None
 if "USREC" in ids:
     usrec = ui.load_or_stop("recession dates", lambda: mq.observations(version, "USREC"))

@@ -1,12 +1,13 @@
 """Overview: the universe at a glance, the user's watchlist, top movers and live quotes in market hours."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import streamlit as st
 
 from dashboard import auth, currency, market_hours, queries, ui, watchlists
 from dashboard.analytics.overview import overview_table, quotes_vs_close
 from dashboard.queries import market as mq
+from store import clock
 
 LIVE_REFRESH_SECONDS = 60
 
@@ -132,7 +133,7 @@ def live_quotes(symbols: list[str]) -> None:
             "source": "Source",
         },
     )
-    st.caption(f"Refreshed {datetime.now(UTC):%H:%M:%S} UTC")
+    st.caption(f"Refreshed {clock.now():%H:%M:%S} UTC")
 
 
 if ui.load_or_stop("intraday quotes", mq.quotes_stored):

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -43,6 +44,7 @@ from ingestion.providers.base import (
 )
 from ingestion.resilience import GuardPolicy, ProviderGuard, Transient, error_for_status, next_utc_midnight, per_minute
 from ingestion.symbols import validate_symbols
+from store import clock
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +76,14 @@ def error_from_body(payload: Any, now: datetime | None = None) -> ProviderError 
         message = str(payload["Information"])
         lowered = message.lower()
         if "per day" in lowered or "daily" in lowered:
-            until = next_utc_midnight(now or datetime.now(UTC))
-            return DailyLimitReached(f"{NAME}: daily limit reached: {message}", until)
+            now = now or clock.now()
+            return DailyLimitReached(f"{NAME}: daily limit reached: {message}", next_utc_midnight(now), now)
         if "per second" in lowered or "per minute" in lowered or "sparingly" in lowered:
             return RateLimited(f"{NAME}: burst limit: {message}", retry_after=NOTE_RETRY_SECONDS)
         if "premium" in lowered:
             return NotSupported(f"{NAME}: {message}")
-        return DailyLimitReached(f"{NAME}: {message}", next_utc_midnight(now or datetime.now(UTC)))
+        now = now or clock.now()
+        return DailyLimitReached(f"{NAME}: {message}", next_utc_midnight(now), now)
     return None
 
 
@@ -164,10 +167,11 @@ def corporate_actions_from_payload(symbol: str, payload: dict[str, Any]) -> pd.D
 class _TimeSeries(TimeSeries):
     """The library's TimeSeries with a timeout, the configured host and named errors on its one HTTP call."""
 
-    def __init__(self, key: str, base_url: str, timeout: float) -> None:
+    def __init__(self, key: str, base_url: str, timeout: float, now: Callable[[], datetime]) -> None:
         super().__init__(key=key, output_format="json")
         self._api_url = api_url(base_url)
         self._timeout = timeout
+        self._now = now
 
     def _handle_api_call(self, url: str) -> dict[str, Any]:
         # The library builds every URL on the class attribute; swap in this instance's host root, so
@@ -188,7 +192,7 @@ class _TimeSeries(TimeSeries):
         except ValueError:
             snippet = response.text[:80].replace("\n", " ")
             raise ProviderError(f"{NAME}: response is not JSON (starts {snippet!r})") from None
-        error = error_from_body(payload)
+        error = error_from_body(payload, self._now())
         if error is not None:
             raise error
         return payload
@@ -210,9 +214,9 @@ class AlphaVantageProvider(Provider):
     ) -> None:
         if not api_key:
             raise AuthenticationError(f"{NAME}: ALPHAVANTAGE_API_KEY is not set")
-        self._client = _TimeSeries(api_key, base_url, timeout)
-        self.premium = premium
         self.guard = guard or ProviderGuard(NAME, [per_minute(5)], daily_limit=25, policy=GuardPolicy())
+        self._client = _TimeSeries(api_key, base_url, timeout, self.guard.now)
+        self.premium = premium
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> AlphaVantageProvider:
@@ -234,7 +238,8 @@ class AlphaVantageProvider(Provider):
     # -- network step ---------------------------------------------------------------------------
     def fetch_daily(self, symbol: str, start: date | None) -> dict[str, Any]:
         """The raw JSON body of TIME_SERIES_DAILY (or _ADJUSTED with a premium key) for one symbol."""
-        recent = start is not None and start >= date.today() - timedelta(days=COMPACT_CALENDAR_DAYS)
+        today = self.guard.now().date()
+        recent = start is not None and start >= today - timedelta(days=COMPACT_CALENDAR_DAYS)
         outputsize = "compact" if recent else "full"
         method = self._client.get_daily_adjusted if self.premium else self._client.get_daily
 

@@ -35,9 +35,11 @@ Many symbols, some failing (live providers; the jobs layer relies on this):
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import pandas as pd
+
+from store import clock
 
 DAILY_BAR_COLUMNS = ["symbol", "date", "open", "high", "low", "close", "adj_close", "volume"]
 INSTRUMENT_COLUMNS = ["symbol", "name", "asset_class", "sector", "industry", "currency"]
@@ -70,8 +72,8 @@ class RateLimited(ProviderError):
 class DailyLimitReached(RateLimited):
     """The provider's daily budget is spent (Alpha Vantage `Information`); unusable until `until` (UTC)."""
 
-    def __init__(self, message: str, until: datetime | None = None) -> None:
-        retry_after = None if until is None else max(0.0, (until - datetime.now(UTC)).total_seconds())
+    def __init__(self, message: str, until: datetime | None = None, now: datetime | None = None) -> None:
+        retry_after = None if until is None else max(0.0, (until - (now or clock.now())).total_seconds())
         super().__init__(message, retry_after=retry_after)
         self.until = until
 

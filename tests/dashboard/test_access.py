@@ -11,8 +11,8 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from streamlit.testing.v1 import AppTest
 
-from dashboard import auth, auth_routes, clock, sessions, users
-from store import tables
+from dashboard import auth, auth_routes, sessions, users
+from store import clock, tables
 from tests.conftest import ROOT, TEST_PASSWORD
 from tests.dashboard.test_app import log_in, texts
 
