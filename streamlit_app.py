@@ -1,4 +1,4 @@
-"""Entry point: `streamlit run streamlit_app.py` serves this st.App (router, /healthz, start-up lifespan)."""
+"""Entry point: `streamlit run streamlit_app.py` serves this st.App (router, /healthz, /auth/*, start-up lifespan)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 import streamlit as st
 from starlette.routing import Route
 
-from dashboard import auth_routes, startup
-from dashboard.health import healthz
+from dashboard.web import auth_routes, startup
+from dashboard.web.health import healthz
 from ingestion import supervisor
+from store.db import get_engine
 from store.settings import ConfigError
 
 try:
@@ -24,8 +25,12 @@ except ConfigError as exc:
 @asynccontextmanager
 async def lifespan(app: st.App):
     startup.ensure_started()
-    # The ingestion worker: a supervised child process started once the database is ready (WORKER_ENABLED).
-    supervisor.start_embedded_worker()
+    # The ingestion worker: a supervised child process started once the database is ready (WORKER_ENABLED),
+    # on the database the app resolved (the embedded one included).
+    supervisor.start_embedded_worker(
+        ready=lambda: startup.state().ready,
+        database_url=lambda: get_engine().url.render_as_string(hide_password=False),
+    )
     port = st.config.get_option("server.port")
     print(f"\n    Market Desk: open http://localhost:{port} in your browser.\n", flush=True)
     yield
@@ -33,4 +38,4 @@ async def lifespan(app: st.App):
     startup.shutdown()
 
 
-app = st.App("dashboard/router.py", routes=[Route("/healthz", healthz), *auth_routes.routes], lifespan=lifespan)
+app = st.App("dashboard/web/router.py", routes=[Route("/healthz", healthz), *auth_routes.routes], lifespan=lifespan)

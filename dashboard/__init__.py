@@ -1,1 +1,1 @@
-"""The read side: startup, auth, cached queries, pure analytics, figures and UI components."""
+"""The read side's web app, in rooms by job: web (router, start-up, routes), access, ui."""

@@ -10,9 +10,11 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from ingestion.jobs import Progress
 from store import tables
 from store.db import DatabaseUnavailable, prepare_database
 from store.logs import setup_logging
+from store.reads.workers import worker_states
 from store.settings import ConfigError, get_settings
 
 log = logging.getLogger("ingestion")
@@ -25,12 +27,12 @@ def _status(engine: sa.Engine, as_json: bool, limit: int) -> None:
     if as_json:
         print(json.dumps([dict(r) for r in rows], default=str, indent=2))
         return
-    from ingestion.worker import worker_states
-
-    for worker in worker_states(engine):
+    with engine.connect() as conn:
+        workers = worker_states(conn, get_settings().worker_heartbeat_seconds)
+    for worker in workers:
         print(
-            f"worker {worker['worker_id']}: {worker['status']}, last beat {worker['beat_age_seconds']:.0f} s ago"
-            + (f", running {worker['current_job']}" if worker["current_job"] else "")
+            f"worker {worker.worker_id}: {worker.status}, last beat {worker.beat_age_seconds:.0f} s ago"
+            + (f", running {worker.current_job}" if worker.current_job else "")
         )
     if not rows:
         print("no ingestion runs yet")
@@ -54,7 +56,9 @@ def _list(value: str) -> list[str]:
 
 
 def _add_job_arguments(parser: argparse.ArgumentParser, *, backfill: bool) -> None:
-    jobs = ("prices", "macro") if backfill else ("prices", "quotes", "macro", "reference")
+    from ingestion.jobs import JOBS
+
+    jobs = [name for name, job in JOBS.items() if job.backfill or not backfill]
     parser.add_argument("--job", choices=jobs, default="prices" if backfill else None, required=not backfill)
     parser.add_argument("--symbols", type=_list, help="comma-separated tickers (default: the active universe)")
     parser.add_argument("--series", type=_list, help="comma-separated FRED ids for the macro job")
@@ -68,7 +72,7 @@ def _add_job_arguments(parser: argparse.ArgumentParser, *, backfill: bool) -> No
     )
 
 
-class _CliProgress:
+class _CliProgress(Progress):
     """A tqdm bar on a terminal; one plain line per batch otherwise (logs, cron mail, CI)."""
 
     def __init__(self) -> None:
@@ -84,7 +88,13 @@ class _CliProgress:
 
             self.bar = tqdm(total=total, desc=job, unit="batch", file=sys.stderr)
 
-    def advance(self, note: str) -> None:
+    def grow(self, more: int) -> None:
+        self.total += more
+        if self.bar is not None:
+            self.bar.total = self.total
+            self.bar.refresh()
+
+    def advance(self, note: str, rows: int = 0) -> None:
         self.done += 1
         if self.bar is not None:
             self.bar.set_postfix_str(note[:60], refresh=False)
@@ -100,20 +110,21 @@ class _CliProgress:
 
 def _run(args: argparse.Namespace, engine: sa.Engine) -> int:
     from ingestion.config import load_config
-    from ingestion.jobs import JobRequest, ensure_universe, run_job
+    from ingestion.jobs import JOBS, JobRequest, run_job
     from ingestion.providers import registry
-    from ingestion.symbols import validate_series_ids, validate_symbols
+    from ingestion.sample import ensure_universe
+    from store.identifiers import SERIES_ID
 
     settings = get_settings()
     config = load_config(args.config, chunk_symbols=args.chunk_size, chunk_series=args.chunk_size)
-    if args.job == "macro":
-        if args.symbols:
-            raise ValueError("the macro job takes FRED ids with --series, not --symbols")
-        items = validate_series_ids(args.series) if args.series else None
-    else:
-        if args.series:
-            raise ValueError(f"--series is for the macro job; the {args.job} job takes --symbols")
-        items = validate_symbols(args.symbols) if args.symbols else None
+    job = JOBS[args.job]
+    by_series = job.items is SERIES_ID
+    if by_series and args.symbols:
+        raise ValueError(f"the {args.job} job takes FRED ids with --series, not --symbols")
+    if not by_series and args.series:
+        raise ValueError(f"--series is for the macro job; the {args.job} job takes --symbols")
+    given = args.series if by_series else args.symbols
+    items = job.items.validate(given) if given else None
     request = JobRequest(args.job, items=items, start=args.start, end=args.end, dry_run=args.dry_run)
     if args.provider:
         available = registry.available_providers(settings)
@@ -124,7 +135,7 @@ def _run(args: argparse.Namespace, engine: sa.Engine) -> int:
             raise ValueError(f"provider {args.provider!r} is not available{why} (providers: {known})")
         providers = [available[args.provider]]
     else:
-        providers = registry.macro_chain(settings) if args.job == "macro" else registry.price_chain(settings)
+        providers = job.chain(settings)
         if not providers:
             disabled = registry.disabled_providers(settings)
             raise ValueError(
@@ -170,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         settings.check_production()
         engine = prepare_database(settings)
         if args.command == "load-sample":
-            from ingestion.jobs import load_sample
+            from ingestion.sample import load_sample
 
             counts = load_sample(engine, settings.sample_data_dir)
             print(", ".join(f"{k}: {v}" for k, v in counts.items()))

@@ -79,6 +79,7 @@ def load_config(path: str | Path | None = None, **flags: Any) -> IngestionConfig
     """
     global _toml_file
     named = path or os.environ.get(CONFIG_ENV)
+    file: Path | None
     if named:
         file = Path(named)
         if not file.is_file():

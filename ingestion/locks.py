@@ -9,6 +9,8 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
+from store.errors import first_line
+
 log = logging.getLogger(__name__)
 
 
@@ -35,14 +37,9 @@ class JobLock:
         except sa.exc.DBAPIError as exc:
             self._conn.invalidate()
             raise LockLost(
-                f"lost the database connection that held the {self.job} lock ({_first_line(exc.orig)}); "
+                f"lost the database connection that held the {self.job} lock ({first_line(exc)}); "
                 "stopping so that no second writer can overlap; a rerun resumes"
             ) from None
-
-
-def _first_line(exc: object) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 @contextmanager

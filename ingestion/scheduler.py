@@ -11,57 +11,35 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import pandas as pd
 import sqlalchemy as sa
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from ingestion.config import IngestionConfig
-from ingestion.jobs import NEW_YORK, new_york_today
-from ingestion.validate import trading_calendar
-from store import clock, tables
+from ingestion.jobs import JOBS
+from store import calendar, clock, tables
+from store.clock import NEW_YORK
 
 log = logging.getLogger(__name__)
 
-# Jobs with a daily/weekly schedule that are caught up when their last scheduled time has no completed run.
-CATCH_UP_JOBS = ("prices", "macro", "reference")
 CATCH_UP_EVERY_MINUTES = 15
 # After a failed attempt, wait this long before the catch-up check tries the job again.
 RETRY_AFTER_MINUTES = 30
 
 
 def triggers(config: IngestionConfig) -> dict[str, CronTrigger]:
-    """The cron trigger of each job, in New York time."""
-    quote_minutes = f"*/{config.quotes_every_minutes}"
-    return {
-        "prices": CronTrigger(
-            day_of_week="mon-fri", hour=config.prices_at.hour, minute=config.prices_at.minute, timezone=NEW_YORK
-        ),
-        # 9:00-16:59 on weekdays; market_open() narrows it to the session (9:30-16:00, 13:00 on half-days).
-        "quotes": CronTrigger(day_of_week="mon-fri", hour="9-16", minute=quote_minutes, timezone=NEW_YORK),
-        "macro": CronTrigger(hour=config.macro_at.hour, minute=config.macro_at.minute, timezone=NEW_YORK),
-        "reference": CronTrigger(
-            day_of_week=config.reference_day,
-            hour=config.reference_at.hour,
-            minute=config.reference_at.minute,
-            timezone=NEW_YORK,
-        ),
-    }
+    """The cron trigger of each job in the registry, in New York time."""
+    return {name: CronTrigger.from_crontab(job.cron(config), timezone=NEW_YORK) for name, job in JOBS.items()}
 
 
-def market_open(now: datetime | None = None) -> bool:
-    """Whether the NYSE is trading at `now` (its trading calendar, so holidays and half-days count)."""
-    calendar = trading_calendar()
-    minute = pd.Timestamp(now or clock.now()).tz_convert("UTC").floor("min")
-    if not (calendar.first_minute <= minute <= calendar.last_minute):
-        return False
-    return bool(calendar.is_open_on_minute(minute))
-
-
-def is_session_day(now: datetime | None = None) -> bool:
-    """Whether today (in New York) is an NYSE session."""
-    return bool(trading_calendar().is_session(pd.Timestamp(new_york_today(now))))
+def gate_open(gate: str | None, now: datetime | None = None) -> bool:
+    """Whether a job with this gate may run now: NYSE session days, NYSE trading hours, or always."""
+    if gate == "session":
+        return calendar.is_session(clock.new_york_today(now))
+    if gate == "market_hours":
+        return calendar.is_market_open(now or clock.now())
+    return True
 
 
 def previous_fire(trigger: CronTrigger, now: datetime, lookback: timedelta = timedelta(days=8)) -> datetime | None:
@@ -90,7 +68,7 @@ def due_jobs(engine: sa.Engine, config: IngestionConfig, now: datetime | None = 
         attempted = dict(conn.execute(sa.select(runs.c.job, sa.func.max(runs.c.started_at)).group_by(runs.c.job)).all())
     due = []
     all_triggers = triggers(config)
-    for job in CATCH_UP_JOBS:
+    for job in (name for name, spec in JOBS.items() if spec.catch_up):
         fired = previous_fire(all_triggers[job], now)
         if fired is None:
             continue
@@ -115,26 +93,21 @@ def build_scheduler(engine: sa.Engine, config: IngestionConfig, run: Callable[[s
         timezone=NEW_YORK,
     )
 
-    def prices() -> None:
-        if is_session_day():
-            run("prices")
+    def scheduled(name: str) -> None:
+        if gate_open(JOBS[name].gate):
+            run(name)
         else:
-            log.info("prices: %s is not an NYSE session; nothing to fetch", new_york_today())
-
-    def quotes() -> None:
-        if market_open():
-            run("quotes")
+            log.info("%s: outside its window (%s); nothing to fetch", name, JOBS[name].gate)
 
     def catch_up() -> None:
         for job in due_jobs(engine, config):
             log.info("%s is due (missed or failed since its last scheduled time); running it now", job)
             run(job)
 
-    all_triggers = triggers(config)
-    scheduler.add_job(prices, all_triggers["prices"], id="prices", name="prices")
-    scheduler.add_job(quotes, all_triggers["quotes"], id="quotes", name="quotes", misfire_grace_time=60)
-    scheduler.add_job(lambda: run("macro"), all_triggers["macro"], id="macro", name="macro")
-    scheduler.add_job(lambda: run("reference"), all_triggers["reference"], id="reference", name="reference")
+    for name, trigger in triggers(config).items():
+        # Intraday jobs are worthless late: a missed quote run is skipped, not run an hour after.
+        grace = 60 if JOBS[name].gate == "market_hours" else 3600
+        scheduler.add_job(scheduled, trigger, args=[name], id=name, name=name, misfire_grace_time=grace)
     scheduler.add_job(
         catch_up,
         "interval",

@@ -139,23 +139,19 @@ class WorkerSupervisor:
 _supervisor: WorkerSupervisor | None = None
 
 
-def start_embedded_worker() -> WorkerSupervisor | None:
-    """Called by the app's lifespan: start the supervised worker unless WORKER_ENABLED is false."""
+def start_embedded_worker(ready: Callable[[], bool], database_url: Callable[[], str]) -> WorkerSupervisor | None:
+    """Called by the app's lifespan: start the supervised worker unless WORKER_ENABLED is false.
+
+    `ready` gates the first start (the app has migrated the database); `database_url` is the database the app
+    resolved (the embedded one included), which the child uses instead of starting its own.
+    """
     global _supervisor
-    from dashboard import startup
     from store.settings import get_settings
 
     if not get_settings().worker_enabled:
         log.info("WORKER_ENABLED is false: the app does not run the ingestion worker")
         return None
-
-    def child_env() -> dict[str, str]:
-        # The child uses the database the app resolved (the embedded one included), never starts its own.
-        from store.db import get_engine
-
-        return {"DATABASE_URL": get_engine().url.render_as_string(hide_password=False)}
-
-    _supervisor = WorkerSupervisor(env=child_env, ready=lambda: startup.state().ready)
+    _supervisor = WorkerSupervisor(env=lambda: {"DATABASE_URL": database_url()}, ready=ready)
     _supervisor.start()
     return _supervisor
 

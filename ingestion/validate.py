@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from typing import cast
 
-import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 
-# US listings trade on the NYSE calendar (holidays, ad hoc closings such as national days of mourning).
-TRADING_CALENDAR = "XNYS"
-CALENDAR_START = "1990-01-01"
+from store import tables
+from store.calendar import outside_calendar
+
 # A day-on-day move of the adjusted close beyond this is kept but marked, for a human to look at.
 JUMP_THRESHOLD = 0.5
 JUMP_FLAG = "jump"
@@ -42,20 +42,6 @@ def _first_reason(checks: list[tuple[pd.Series, str]], index: pd.Index) -> pd.Se
 OHLC_TOLERANCE = 1e-9
 
 
-@lru_cache(maxsize=4)
-def trading_calendar(name: str = TRADING_CALENDAR) -> xcals.ExchangeCalendar:
-    """The exchange calendar (built once per process: construction takes a few hundred milliseconds)."""
-    return xcals.get_calendar(name, start=CALENDAR_START)
-
-
-def outside_calendar(dates: pd.Series, calendar: str = TRADING_CALENDAR) -> pd.Series:
-    """True where a date is not a session of `calendar`; dates before the calendar's first year are not judged."""
-    cal = trading_calendar(calendar)
-    stamps = pd.to_datetime(dates, errors="coerce").astype("datetime64[ns]")
-    judged = stamps.notna() & (stamps >= cal.first_session)
-    return judged & ~stamps.isin(cal.sessions)
-
-
 def flag_jumps(valid: pd.DataFrame, previous_close: dict[str, float] | None = None) -> pd.Series:
     """'jump' where the adjusted close moved more than 50% from the symbol's previous close, else None.
 
@@ -76,9 +62,7 @@ def flag_jumps(valid: pd.DataFrame, previous_close: dict[str, float] | None = No
 
 
 def validate_daily_bars(
-    bars: pd.DataFrame,
-    previous_close: dict[str, float] | None = None,
-    calendar: str | None = TRADING_CALENDAR,
+    bars: pd.DataFrame, previous_close: dict[str, float] | None = None, sessions_only: bool = True
 ) -> Validated:
     """OHLC consistency, positive prices, non-negative volume, no missing values, one row per symbol and date,
     sessions of the trading calendar only; valid rows get `flags` ('jump' for a move over 50%, kept)."""
@@ -90,7 +74,7 @@ def validate_daily_bars(
             "missing value",
         ),
         (
-            outside_calendar(bars["date"], calendar) if calendar else pd.Series(False, index=bars.index),
+            outside_calendar(bars["date"]) if sessions_only else pd.Series(False, index=bars.index),
             "not a trading day",
         ),
         ((prices <= 0).any(axis=1), "non-positive price"),
@@ -154,3 +138,14 @@ def validate_instruments(instruments: pd.DataFrame) -> Validated:
         (instruments.duplicated(["symbol"], keep="first"), "duplicate symbol"),
     ]
     return _split(instruments, _first_reason(checks, instruments.index))
+
+
+def validate_series_metadata(frame: pd.DataFrame) -> Validated:
+    """A title, units and frequency per series (frequency fits its column), one row per series."""
+    width = cast(sa.String, tables.macro_series.c.frequency.type).length or 0
+    checks = [
+        (frame[["series_id", "title", "units", "frequency"]].isna().any(axis=1), "missing value"),
+        (frame["frequency"].astype(str).str.len() > width, f"frequency longer than {width} characters"),
+        (frame.duplicated(["series_id"], keep="first"), "duplicate series"),
+    ]
+    return _split(frame, _first_reason(checks, frame.index))

@@ -13,18 +13,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from ingestion.config import IngestionConfig
-from ingestion.jobs import JobRequest, ensure_universe, run_job
+from ingestion.jobs import JOBS, JobRequest, run_job
+from ingestion.sample import ensure_universe
 from ingestion.scheduler import build_scheduler, due_jobs, next_runs
 from ingestion.supervisor import PARENT_ENV
 from store import clock, tables
+from store.errors import first_line
 from store.settings import Settings
 
 log = logging.getLogger(__name__)
-
-# A heartbeat older than this many intervals means the worker is gone (or stuck).
-STALE_AFTER_BEATS = 3
-# How long a stop waits for the running job to reach the end of a batch (the supervisor kills after 15 s).
-STOP_GRACE_SECONDS = 10.0
 
 
 class Worker:
@@ -42,9 +39,7 @@ class Worker:
 
     # -- jobs ---------------------------------------------------------------------------------------
     def providers_for(self, job: str) -> list:
-        from ingestion.providers import registry
-
-        return registry.macro_chain(self.settings) if job == "macro" else registry.price_chain(self.settings)
+        return JOBS[job].chain(self.settings)
 
     def run(self, job: str) -> None:
         """Run `job` now; every error is logged and recorded, none escapes (the scheduler keeps going)."""
@@ -102,7 +97,7 @@ class Worker:
             with self.engine.begin() as conn:
                 conn.execute(statement)
         except sa.exc.SQLAlchemyError as exc:
-            log.warning("heartbeat not written: %s", str(getattr(exc, "orig", exc)).strip().splitlines()[0])
+            log.warning("heartbeat not written: %s", first_line(exc))
 
     def prune_heartbeats(self) -> None:
         """Drop rows of workers gone for a day (each process has its own row)."""
@@ -112,14 +107,14 @@ class Worker:
 
     def parent_gone(self) -> bool:
         expected = os.environ.get(PARENT_ENV)
-        return bool(expected) and os.getppid() != int(expected)
+        return expected is not None and expected != "" and os.getppid() != int(expected)
 
     # -- main loop ----------------------------------------------------------------------------------
     def serve(self) -> int:
 
-        self.scheduler = build_scheduler(self.engine, self.config, self.run)
-        self.scheduler.start()
-        log.info("worker %s started; next runs: %s", self.worker_id, next_runs(self.scheduler))
+        scheduler = self.scheduler = build_scheduler(self.engine, self.config, self.run)
+        scheduler.start()
+        log.info("worker %s started; next runs: %s", self.worker_id, next_runs(scheduler))
         interval = self.settings.worker_heartbeat_seconds
         try:
             while not self.stop.is_set():
@@ -134,8 +129,8 @@ class Worker:
             # A running job sees the stop event between batches, records what it did, and returns; one stuck
             # in a provider's retries is abandoned after a grace period (its open batch transaction rolls
             # back, and the next run of that job closes its ledger row as abandoned).
-            self.scheduler.shutdown(wait=False)
-            deadline = time.monotonic() + STOP_GRACE_SECONDS
+            scheduler.shutdown(wait=False)
+            deadline = time.monotonic() + self.settings.worker_stop_grace_seconds
             while self.current_job is not None and time.monotonic() < deadline:
                 time.sleep(0.1)
             stuck = self.current_job
@@ -146,7 +141,7 @@ class Worker:
                     "worker %s: %s still running after %.0f s; exiting anyway",
                     self.worker_id,
                     stuck,
-                    STOP_GRACE_SECONDS,
+                    self.settings.worker_stop_grace_seconds,
                 )
                 logging.shutdown()
                 os._exit(0)
@@ -175,34 +170,3 @@ def run_worker(engine: sa.Engine, settings: Settings, config: IngestionConfig, *
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     return worker.serve()
-
-
-def worker_states(engine: sa.Engine, heartbeat_seconds: float | None = None) -> list[dict]:
-    """Workers seen in the last day, newest beat first: status idle/running/stopping/stopped, or stale."""
-    from store.settings import get_settings
-
-    interval = heartbeat_seconds or get_settings().worker_heartbeat_seconds
-    hb = tables.worker_heartbeats
-    age = sa.func.extract("epoch", sa.func.now() - hb.c.beat_at).label("age")
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(hb.c.worker_id, hb.c.state, hb.c.current_job, hb.c.started_at, hb.c.details, age).order_by(
-                hb.c.beat_at.desc()
-            )
-        ).all()
-    states = []
-    for row in rows:
-        status = row.state
-        if row.state != "stopped" and float(row.age) > STALE_AFTER_BEATS * interval:
-            status = "stale"
-        states.append(
-            {
-                "worker_id": row.worker_id,
-                "status": status,
-                "current_job": row.current_job,
-                "beat_age_seconds": round(float(row.age), 1),
-                "started_at": row.started_at,
-                "details": row.details or {},
-            }
-        )
-    return states

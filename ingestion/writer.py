@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -13,15 +14,10 @@ from store import tables
 
 BATCH_ROWS = 100_000
 
-_UPSERT_KEYS: dict[str, tuple[str, ...]] = {
-    "daily_bars": ("symbol", "date"),
-    "macro_observations": ("series_id", "date"),
-    "instruments": ("symbol",),
-    "macro_series": ("series_id",),
-    "intraday_quotes": ("symbol", "ts"),
-    "corporate_actions": ("symbol", "date", "action"),
-    "shares_outstanding": ("symbol", "date"),
-}
+
+def conflict_keys(table: sa.Table) -> tuple[str, ...]:
+    """The columns a row is identified by: the table's primary key (the one statement of it)."""
+    return tuple(c.name for c in table.primary_key.columns)
 
 
 def _batches(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
@@ -53,7 +49,7 @@ def upsert(
     """
     if frame.empty:
         return 0
-    keys = _UPSERT_KEYS[table.name]
+    keys = conflict_keys(table)
     if source is not None and "source" in table.c:
         frame = frame.assign(source=source)
     columns: Sequence[str] = [c for c in frame.columns if c in table.c]
@@ -76,7 +72,7 @@ def upsert(
     changed = " OR ".join(f't."{c}" IS DISTINCT FROM excluded."{c}"' for c in updates) or "false"
 
     written = 0
-    raw = conn.connection.dbapi_connection
+    raw: Any = conn.connection.dbapi_connection  # psycopg2's connection: COPY needs its cursor
     with raw.cursor() as cursor:
         cursor.execute(
             f'CREATE TEMP TABLE IF NOT EXISTS "{staging}" (LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP'
@@ -95,16 +91,16 @@ def upsert(
     return written
 
 
-def quarantine(conn: sa.Connection, run_id: int | None, dataset: str, rejected: pd.DataFrame) -> int:
-    """Keep rejected rows with their reason; nothing is dropped silently."""
+def quarantine(conn: sa.Connection, run_id: int | None, table: sa.Table, rejected: pd.DataFrame) -> int:
+    """Keep rejected rows of `table` with their reason; nothing is dropped silently."""
     if rejected.empty:
         return 0
-    key_cols = list(_UPSERT_KEYS[dataset])
+    key_cols = list(conflict_keys(table))
     rows = []
     for record in rejected.astype(object).where(rejected.notna(), None).to_dict("records"):
         reason = record.pop("reason")
         payload = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in record.items()}
         key = "/".join(str(payload.get(k)) for k in key_cols)
-        rows.append({"run_id": run_id, "dataset": dataset, "key": key, "reason": reason, "payload": payload})
+        rows.append({"run_id": run_id, "dataset": table.name, "key": key, "reason": reason, "payload": payload})
     conn.execute(tables.quarantined_rows.insert(), rows)
     return len(rows)

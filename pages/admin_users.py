@@ -2,15 +2,14 @@
 
 import streamlit as st
 
-from dashboard import auth, ui, users
-from store.db import get_engine
+from dashboard.access import admin, gate, users
+from dashboard.ui.components import load_or_stop
 
-auth.require_login()
-admin = auth.require_role("admin")
+gate.require_login()
+me = gate.require_role("admin")
 
 st.title("Users")
-engine = get_engine()
-actor = {"actor": admin["username"], "client_ip": auth.client_ip()}
+actor = {"actor": me["username"], "client_ip": gate.client_ip()}
 
 
 def _done(message: str, password: str | None = None) -> None:
@@ -27,18 +26,18 @@ with add_column, st.form("add_user", clear_on_submit=True):
     new_role = st.selectbox("Role", users.ROLES, key="admin_new_role")
     if st.form_submit_button("Add user", type="primary"):
         try:
-            password = users.add_user(engine, new_name, new_role, **actor)
+            password = admin.add_user(new_name, new_role, **actor)
             _done(f"Added {new_name.strip()} ({new_role}).", password)
         except users.UserError as exc:
             st.error(str(exc))
 
-table = ui.load_or_stop("users", lambda: users.list_users(engine))
+table = load_or_stop("users", admin.list_users)
 ACTIONS = {
-    "Disable": lambda name: users.set_active(engine, name, False, **actor),
-    "Enable": lambda name: users.set_active(engine, name, True, **actor),
-    "Reset password": lambda name: users.reset_password(engine, name, **actor),
-    "Make admin": lambda name: users.set_role(engine, name, "admin", **actor),
-    "Make viewer": lambda name: users.set_role(engine, name, "viewer", **actor),
+    "Disable": lambda name: admin.set_active(name, False, **actor),
+    "Enable": lambda name: admin.set_active(name, True, **actor),
+    "Reset password": lambda name: admin.reset_password(name, **actor),
+    "Make admin": lambda name: admin.set_role(name, "admin", **actor),
+    "Make viewer": lambda name: admin.set_role(name, "viewer", **actor),
 }
 with change_column, st.form("change_user"):
     st.subheader("Change a user")
@@ -48,7 +47,7 @@ with change_column, st.form("change_user"):
         try:
             result = ACTIONS[action](name)
             _done(f"{action}: {name}.", result if action == "Reset password" else None)
-            table = users.list_users(engine)
+            table = admin.list_users()
         except users.UserError as exc:
             st.error(str(exc))
 

@@ -4,20 +4,20 @@ import json
 
 import streamlit as st
 
-from dashboard import audit, auth, ui
-from store.db import get_engine
+from dashboard.access import admin, audit, gate
+from dashboard.ui.components import load_or_stop
 
-auth.require_login()
-auth.require_role("admin")
+gate.require_login()
+gate.require_role("admin")
 
 st.title("Audit log")
 left, right = st.columns(2)
 action = left.selectbox("Action", ["(all)", *audit.ACTIONS], key="audit_action")
 username = right.text_input("User", key="audit_user", max_chars=64).strip()
 
-entries = ui.load_or_stop(
+entries = load_or_stop(
     "the audit log",
-    lambda: audit.recent(get_engine(), action=None if action == "(all)" else action, username=username or None),
+    lambda: admin.audit_entries(action=None if action == "(all)" else action, username=username or None),
 )
 if entries.empty:
     st.info("No entries match.")
@@ -41,5 +41,5 @@ st.download_button(
     entries.to_csv(index=False),
     file_name="audit_log.csv",
     mime="text/csv",
-    on_click=lambda: audit.record("export", {"what": "audit_log", "rows": len(entries)}),
+    on_click=lambda: gate.record("export", {"what": "audit_log", "rows": len(entries)}),
 )

@@ -2,18 +2,20 @@
 
 import streamlit as st
 
-from dashboard import auth, queries, ui
+from dashboard.access import gate
+from dashboard.ui import loaders
+from dashboard.ui.components import freshness_line, load_or_stop
 from store.settings import get_settings
 
-auth.require_login()
+gate.require_login()
 
 st.title("Data status")
-version = ui.load_or_stop("the data version", queries.data_version)
-ui.freshness_line(ui.load_or_stop("data freshness", lambda: queries.freshness(version)))
+version = load_or_stop("the data version", loaders.data_version)
+freshness_line(load_or_stop("data freshness", lambda: loaders.freshness(version)))
 
 st.subheader("Coverage")
 st.dataframe(
-    ui.load_or_stop("coverage", lambda: queries.coverage(version)),
+    load_or_stop("coverage", lambda: loaders.coverage(version)),
     hide_index=True,
     width="stretch",
     column_config={
@@ -28,7 +30,7 @@ st.dataframe(
 )
 
 st.subheader("Ingestion runs")
-runs = ui.load_or_stop("ingestion runs", lambda: queries.ingestion_runs(version))
+runs = load_or_stop("ingestion runs", lambda: loaders.ingestion_runs(version))
 if runs.empty:
     st.info("No ingestion runs recorded yet.")
 else:
@@ -51,10 +53,10 @@ else:
 st.subheader("Ingestion worker")
 if not get_settings().worker_enabled:
     st.caption("This app does not run the ingestion worker (WORKER_ENABLED=false); one may run on its own.")
-workers = ui.load_or_stop("the worker heartbeat", queries.core.worker_status)
+workers = load_or_stop("the worker heartbeat", loaders.worker_status)
 if workers.empty:
     st.info("No ingestion worker has reported in the last day.")
 else:
     st.dataframe(workers, hide_index=True, width="stretch")
-for provider, reason in queries.core.disabled_providers().items():
+for provider, reason in loaders.disabled_providers().items():
     st.caption(f"Provider {provider} is disabled: {reason}.")

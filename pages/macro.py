@@ -5,13 +5,14 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import audit, auth, ingest_actions, macro_charts, queries, ui
-from dashboard.analytics.macro import AGGREGATION_FREQUENCIES, TENOR_SERIES, UNITS
-from dashboard.queries import macro as mq
-from store import clock, universe
-from store.db import get_engine
+from analytics import macro
+from analytics.macro import AGGREGATION_FREQUENCIES, TENOR_SERIES, UNITS
+from dashboard.access import admin, gate
+from dashboard.ui import loaders, macro_figures
+from dashboard.ui.components import load_or_stop
+from store import clock
 
-user = auth.require_login()
+user = gate.require_login()
 is_admin = user["role"] == "admin"
 
 FREQUENCY_NAMES = {None: "As stored", "W": "Weekly (ending Friday)", "M": "Monthly", "Q": "Quarterly", "A": "Annual"}
@@ -37,8 +38,8 @@ def show_metadata(info: dict) -> None:
 
 
 st.title("Macro")
-version = ui.load_or_stop("the data version", queries.data_version)
-catalog = ui.load_or_stop("the macro series", lambda: mq.series_catalog(version))
+version = load_or_stop("the data version", loaders.data_version)
+catalog = load_or_stop("the macro series", lambda: loaders.series_catalog(version))
 if catalog.empty:
     st.warning("No macro series stored yet. Run `python -m ingestion load-sample` or start an ingestion run.")
     st.stop()
@@ -47,14 +48,14 @@ latest = pd.to_datetime(catalog["last_date"]).max()
 latest_day = latest.date() if not pd.isna(latest) else clock.new_york_today()
 recessions = None
 if "USREC" in ids:
-    usrec = ui.load_or_stop("recession dates", lambda: mq.observations(version, "USREC"))
-    recessions = macro_charts.recession_periods(usrec)
+    usrec = load_or_stop("recession dates", lambda: loaders.observations(version, "USREC"))
+    recessions = macro.recession_periods(usrec)
 
 series_tab, curve_tab, stock_tab = st.tabs(["Series", "Yield curve", "Stock vs macro"])
 
 with series_tab:
     search = st.text_input("Search stored series by id or title", key="macro_search", placeholder="e.g. treasury")
-    found = mq.search_catalog(catalog, search)
+    found = macro.search_catalog(catalog, search)
     if found.empty:
         st.info(f"No stored series matches {search.strip()!r}.")
     else:
@@ -78,20 +79,18 @@ with series_tab:
         if is_admin:
             with st.form("macro_add", clear_on_submit=True):
                 new_id = st.text_input("FRED series id", key="macro_add_id", placeholder="e.g. DGS30")
-                fetch_now = st.checkbox("Fetch it now", key="macro_add_fetch", help="Run the macro job for it at once")
                 submitted = st.form_submit_button("Add series", key="macro_add_submit")
             if submitted:
                 try:
-                    result = ui.load_or_stop("the macro universe", lambda: universe.add_series(get_engine(), new_id))
+                    result = load_or_stop(
+                        "the macro universe",
+                        lambda: admin.add_series(new_id, actor=user["username"], client_ip=gate.client_ip()),
+                    )
                 except ValueError as exc:
                     st.error(str(exc))
                 else:
                     (st.info if result.status == "exists" else st.success)(result.message)
-                    if fetch_now:
-                        with st.spinner(f"Fetching {result.series_id}…"):
-                            ok, message = ingest_actions.fetch_series_now(result.series_id)
-                        (st.success if ok else st.warning)(message)
-                    mq.series_catalog.clear()
+                    loaders.series_catalog.clear()
         else:
             st.info("Only an admin can add a series to the universe.")
 
@@ -126,15 +125,15 @@ with series_tab:
     for raw_id in chosen if start <= end else []:
         series_id = raw_id.strip().upper()
         try:
-            info = mq.series_info(catalog, series_id)
-        except mq.UnknownSeries as exc:
+            info = macro.series_info(catalog, series_id)
+        except macro.UnknownSeries as exc:
             hint = " Add it under “Add a FRED series to the universe”." if is_admin else ""
             st.error(f"{exc}{hint}")
             continue
         try:
-            values, notes = ui.load_or_stop(
+            values, notes = load_or_stop(
                 f"{series_id}",
-                lambda info=info: mq.chart_series(
+                lambda info=info: loaders.chart_series(
                     version, info["series_id"], units_code, start, end, frequency, how, info["frequency"]
                 ),
             )
@@ -147,11 +146,11 @@ with series_tab:
             continue
         infos.append(info)
         lines[series_id] = values
-        axis_units[series_id] = macro_charts.transformed_units(info["units"], units_code)
+        axis_units[series_id] = macro_figures.transformed_units(info["units"], units_code)
 
     kinds = list(dict.fromkeys(axis_units.values()))
-    if len(kinds) > macro_charts.MAX_AXES:
-        left_out = [s for s in lines if axis_units[s] not in kinds[: macro_charts.MAX_AXES]]
+    if len(kinds) > macro_figures.MAX_AXES:
+        left_out = [s for s in lines if axis_units[s] not in kinds[: macro_figures.MAX_AXES]]
         st.warning(f"One chart holds two kinds of units; left out: {', '.join(left_out)}.")
         lines = {s: v for s, v in lines.items() if s not in left_out}
         infos = [i for i in infos if i["series_id"] not in left_out]
@@ -159,7 +158,7 @@ with series_tab:
         chart, meta = st.columns([3, 1])
         with chart:
             st.plotly_chart(
-                macro_charts.series_figure(lines, axis_units, recessions if shade else None),
+                macro_figures.series_figure(lines, axis_units, recessions if shade else None),
                 key="macro_chart",
                 width="stretch",
             )
@@ -171,7 +170,7 @@ with series_tab:
                 file_name=f"macro_{'_'.join(lines)}_{units_code}.csv",
                 mime="text/csv",
                 key="macro_download",
-                on_click=audit.recorder("export", {"page": "macro", "series": list(lines), "units": units_code}),
+                on_click=gate.recorder("export", {"page": "macro", "series": list(lines), "units": units_code}),
             )
             if shade and recessions is not None:
                 st.caption("Grey bands: NBER recessions (USREC).")
@@ -182,14 +181,14 @@ with series_tab:
         st.info("Nothing to chart for this selection.")
 
 with curve_tab:
-    curves = ui.load_or_stop("Treasury yields", lambda: mq.yield_curves(version))
+    curves = load_or_stop("Treasury yields", lambda: loaders.yield_curves(version))
     tenor_ids = [s for s in TENOR_SERIES if s in ids]
     if curves.empty:
         st.info("No Treasury constant-maturity yields (DGS1MO … DGS30) are stored.")
     else:
         chart, meta = st.columns([3, 1])
         with chart:
-            st.plotly_chart(macro_charts.yield_curve_figure(curves), key="macro_curve", width="stretch")
+            st.plotly_chart(macro_figures.yield_curve_figure(curves), key="macro_curve", width="stretch")
             st.dataframe(curves.T, width="stretch")
             st.caption(
                 "Latest: the last date on which every stored tenor has a value. Earlier curves use each tenor's "
@@ -197,18 +196,18 @@ with curve_tab:
             )
         with meta:
             for series_id in tenor_ids:
-                show_metadata(mq.series_info(catalog, series_id))
+                show_metadata(macro.series_info(catalog, series_id))
 
     st.subheader("Spreads and inversions")
     since = st.date_input("History from", value=date(2000, 1, 1), min_value=date(1900, 1, 1), key="macro_spread_start")
-    spread = ui.load_or_stop("yield spreads", lambda: mq.spreads(version, since))
+    spread = load_or_stop("yield spreads", lambda: loaders.spreads(version, since))
     if not spread:
         st.info("The spreads need DGS10 with DGS2 (or T10Y2Y) and DGS3MO.")
     else:
         chart, meta = st.columns([3, 1])
         with chart:
-            st.plotly_chart(macro_charts.spread_figure(spread, recessions), key="macro_spreads", width="stretch")
-            inversions = mq.inversion_table(spread)
+            st.plotly_chart(macro_figures.spread_figure(spread, recessions), key="macro_spreads", width="stretch")
+            inversions = macro.inversion_table(spread)
             st.markdown(f"**Inversions** (spread below zero) since {since:%Y-%m-%d}: {len(inversions)}")
             st.dataframe(
                 inversions,
@@ -224,14 +223,14 @@ with curve_tab:
             )
         with meta:
             if "T10Y2Y" in ids:
-                show_metadata(mq.series_info(catalog, "T10Y2Y"))
+                show_metadata(macro.series_info(catalog, "T10Y2Y"))
             st.caption("10Y-3M is DGS10 minus DGS3MO on the dates both are published.")
 
 with stock_tab:
-    names = ui.load_or_stop("instruments", lambda: queries.instruments(version))
+    names = load_or_stop("instruments", lambda: loaders.instruments(version))
     symbols = names["symbol"].tolist()
     daily_ids = [
-        s for s, f in zip(catalog["series_id"], catalog["frequency"], strict=True) if mq.frequency_code(f) == "D"
+        s for s, f in zip(catalog["series_id"], catalog["frequency"], strict=True) if macro.frequency_code(f) == "D"
     ]
     if not symbols or not daily_ids:
         st.info("This needs stored prices and at least one daily macro series.")
@@ -247,7 +246,7 @@ with stock_tab:
             key="beta_series",
         )
         window = int(c3.number_input("Window (days)", min_value=5, max_value=756, value=63, step=1, key="beta_window"))
-        stats = ui.load_or_stop("the rolling beta", lambda: mq.macro_beta(version, symbol, series_id, window))
+        stats = load_or_stop("the rolling beta", lambda: loaders.macro_beta(version, symbol, series_id, window))
         valid = stats.dropna()
         if valid.empty:
             st.warning(f"{symbol} and {series_id} have fewer than {window} days in common; try a shorter window.")
@@ -261,10 +260,10 @@ with stock_tab:
             m3.metric("Days in common", f"{len(stats)}")
             chart, meta = st.columns([3, 1])
             with chart:
-                st.plotly_chart(macro_charts.beta_figure(stats, symbol, series_id), key="macro_beta", width="stretch")
+                st.plotly_chart(macro_figures.beta_figure(stats, symbol, series_id), key="macro_beta", width="stretch")
                 st.caption(
                     f"Returns of {symbol} (adjusted closes) against daily changes in {series_id}, both from the "
                     f"previous business day, over a rolling window of {window} common days."
                 )
             with meta:
-                show_metadata(mq.series_info(catalog, series_id))
+                show_metadata(macro.series_info(catalog, series_id))

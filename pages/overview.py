@@ -4,19 +4,21 @@ from datetime import timedelta
 
 import streamlit as st
 
-from dashboard import auth, currency, market_hours, queries, ui, watchlists
-from dashboard.analytics.overview import overview_table, quotes_vs_close
-from dashboard.queries import market as mq
-from store import clock
+from analytics.overview import overview_table, quotes_vs_close
+from dashboard.access import gate
+from dashboard.ui import currency, loaders
+from dashboard.ui.components import data_header, load_or_stop
+from store import calendar, clock
+from store.watchlists import MAX_SYMBOLS
 
 LIVE_REFRESH_SECONDS = 60
 
-user = auth.require_login()
+user = gate.require_login()
 
-version, info = ui.data_header("Overview")
+version, info = data_header("Overview")
 
-closes = ui.load_or_stop("prices", lambda: queries.recent_closes(version))
-names = ui.load_or_stop("instruments", lambda: queries.instruments(version))
+closes = load_or_stop("prices", lambda: loaders.recent_closes(version))
+names = load_or_stop("instruments", lambda: loaders.instruments(version))
 ccy = currency.selected_currency()
 # Prices in the sidebar's display currency (changes stay USD returns).
 universe = currency.convert_overview(overview_table(closes), closes, ccy).merge(names, on="symbol", how="left")
@@ -49,7 +51,7 @@ st.caption(
 )
 
 # -- watchlist --------------------------------------------------------------------------------------
-lists = ui.load_or_stop("watchlists", lambda: watchlists.lists_for(user["username"]))
+lists = load_or_stop("watchlists", lambda: loaders.watchlists(user["username"]))
 left, right = st.columns([3, 2])
 with left:
     st.subheader("Watchlist")
@@ -75,19 +77,19 @@ with left:
     with st.expander("Edit watchlists"):
         with st.form("watchlist_form"):
             name = st.text_input("Name", value=current.name if not current.is_default else "My list", max_chars=64)
-            symbols = st.multiselect("Symbols", sorted(known), default=watched, max_selections=watchlists.MAX_SYMBOLS)
+            symbols = st.multiselect("Symbols", sorted(known), default=watched, max_selections=MAX_SYMBOLS)
             saved = st.form_submit_button("Save list", type="primary")
         if saved:
             try:
-                new = watchlists.save(user["username"], name, symbols, known=known)
+                new = loaders.save_watchlist(user["username"], name, symbols, known=known)
             except ValueError as exc:
                 st.error(f"Not saved: {exc}.")
             else:
                 st.session_state["watchlist_next"] = new.name
                 st.rerun()
         if not current.is_default and st.button(f"Delete “{current.name}”", key="watchlist_delete"):
-            watchlists.delete(user["username"], current.name)
-            st.session_state["watchlist_next"] = watchlists.lists_for(user["username"])[0].name
+            loaders.delete_watchlist(user["username"], current.name)
+            st.session_state["watchlist_next"] = loaders.watchlists(user["username"])[0].name
             st.rerun()
 
 # -- top movers -------------------------------------------------------------------------------------
@@ -109,13 +111,13 @@ with right:
 # -- live quotes ------------------------------------------------------------------------------------
 def live_quotes(symbols: list[str]) -> None:
     """The latest stored intraday quote per watched symbol against its last daily close."""
-    quotes = ui.load_or_stop("intraday quotes", lambda: mq.latest_quotes(symbols))
+    quotes = load_or_stop("intraday quotes", lambda: loaders.latest_quotes(symbols))
     if quotes.empty:
         st.info("No intraday quotes in the last 24 hours for this watchlist.")
         return
     # Quotes are as traded, so they are compared with the last close as traded (not the adjusted one).
-    recent = ui.load_or_stop(
-        "recent prices", lambda: mq.bars(version, symbols, info["as_of"] - timedelta(days=14), info["as_of"])
+    recent = load_or_stop(
+        "recent prices", lambda: loaders.bars(version, symbols, info["as_of"] - timedelta(days=14), info["as_of"])
     )
     quotes = quotes_vs_close(quotes, recent)
     # The change above is a return (USD); the price follows the display currency at that day's rate.
@@ -136,12 +138,12 @@ def live_quotes(symbols: list[str]) -> None:
     st.caption(f"Refreshed {clock.now():%H:%M:%S} UTC")
 
 
-if ui.load_or_stop("intraday quotes", mq.quotes_stored):
+if load_or_stop("intraday quotes", loaders.quotes_stored):
     st.subheader("Live quotes")
-    market_open = market_hours.is_market_open()
+    market_open = calendar.is_market_open()
     if market_open:
         st.caption(f"NYSE is open: quotes refresh every {LIVE_REFRESH_SECONDS} s.")
     else:
-        st.caption(f"NYSE is closed; next open {market_hours.next_open():%Y-%m-%d %H:%M} UTC. Latest stored quotes:")
+        st.caption(f"NYSE is closed; next open {calendar.next_open():%Y-%m-%d %H:%M} UTC. Latest stored quotes:")
     # run_every only in market hours: outside them nothing new arrives, so no reruns are spent.
     st.fragment(live_quotes, run_every=LIVE_REFRESH_SECONDS if market_open else None)(watched)

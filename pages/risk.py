@@ -2,15 +2,16 @@
 
 import streamlit as st
 
-from dashboard import auth, charts, market, ui, watchlists
-from dashboard.analytics import risk
-from dashboard.queries import market as mq
+from analytics import market, risk
+from dashboard.access import gate
+from dashboard.ui import figures, loaders
+from dashboard.ui.components import data_header, load_or_stop
 
-user = auth.require_login()
+user = gate.require_login()
 
-version, info = ui.data_header("Risk")
-spans = ui.load_or_stop("the list of symbols", lambda: mq.symbol_spans(version)).set_index("symbol")
-lists = ui.load_or_stop("watchlists", lambda: watchlists.lists_for(user["username"]))
+version, info = data_header("Risk")
+spans = load_or_stop("the list of symbols", lambda: loaders.symbol_spans(version)).set_index("symbol")
+lists = load_or_stop("watchlists", lambda: loaders.watchlists(user["username"]))
 default_tickers = ",".join(s for s in lists[0].symbols if s != "SPY") if lists else "AAPL,MSFT"
 
 top = st.columns([3, 1, 3])
@@ -49,7 +50,7 @@ benchmark = bench_ok[0]
 last = spans["last"].max()
 start, end = market.resolve_range(preset, last, spans["first"].min())
 symbols = list(dict.fromkeys([*tickers, benchmark]))
-wide = ui.load_or_stop("prices", lambda: mq.adjusted_closes(version, symbols, start, end))
+wide = load_or_stop("prices", lambda: loaders.adjusted_closes(version, symbols, start, end))
 usable = [s for s in symbols if s in wide and wide[s].notna().sum() >= 3]
 missing = [s for s in symbols if s not in usable]
 if benchmark in missing or not [t for t in tickers if t in usable]:
@@ -59,7 +60,7 @@ if missing:
     st.warning(f"Not enough prices between {start} and {end} for {', '.join(missing)}; left out.")
 tickers = tuple(t for t in tickers if t in usable)
 rf = rf_pct / 100.0
-numbers = ui.load_or_stop("risk figures", lambda: mq.risk_tables(version, tickers, benchmark, start, end, rf))
+numbers = load_or_stop("risk figures", lambda: loaders.risk_tables(version, tickers, benchmark, start, end, rf))
 table = numbers["metrics"]
 pct = {"format": "percent"}
 st.subheader(f"Metrics vs {benchmark}, {start} → {end}")
@@ -85,7 +86,7 @@ st.dataframe(
 )
 st.caption(
     "Daily simple returns of adjusted closes; annualised with 252 days; empyrical's conventions (see "
-    "`dashboard.analytics.risk.risk_metrics`). VaR/CVaR are historical, one day, as negative fractions."
+    "`analytics.risk.risk_metrics`). VaR/CVaR are historical, one day, as negative fractions."
 )
 
 # Only the open tab is computed and drawn (tabs with state): three 20-line charts per rerun would be wasted work.
@@ -94,32 +95,32 @@ rolling = st.tabs(labels, key="rolling", on_change="rerun", bind="query-params")
 for tab, kind in zip(rolling, ("volatility", "beta", "sharpe"), strict=True):
     if not tab.open:
         continue
-    stats = ui.load_or_stop(
-        f"rolling {kind}", lambda k=kind: mq.rolling_stats(version, k, tickers, benchmark, start, end, window, rf)
+    stats = load_or_stop(
+        f"rolling {kind}", lambda k=kind: loaders.rolling_stats(version, k, tickers, benchmark, start, end, window, rf)
     )
     with tab:
         if stats.empty:
             st.info("Add a ticker other than the benchmark to see its rolling beta.")
         elif kind == "volatility":
             st.plotly_chart(
-                charts.lines_figure(stats, f"Rolling volatility, {window}-day, annualised", "", percent=True)
+                figures.lines_figure(stats, f"Rolling volatility, {window}-day, annualised", "", percent=True)
             )
         elif kind == "beta":
-            st.plotly_chart(charts.lines_figure(stats, f"Rolling beta vs {benchmark}, {window}-day", "Beta"))
+            st.plotly_chart(figures.lines_figure(stats, f"Rolling beta vs {benchmark}, {window}-day", "Beta"))
         else:
-            st.plotly_chart(charts.lines_figure(stats, f"Rolling Sharpe, {window}-day, annualised", "Sharpe"))
+            st.plotly_chart(figures.lines_figure(stats, f"Rolling Sharpe, {window}-day, annualised", "Sharpe"))
 
-st.plotly_chart(charts.drawdown_figure(numbers["drawdowns"]))
+st.plotly_chart(figures.drawdown_figure(numbers["drawdowns"]))
 
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(charts.correlation_heatmap(numbers["correlation"]))
+    st.plotly_chart(figures.correlation_heatmap(numbers["correlation"]))
 with right:
     pick = st.selectbox("Return distribution of", tickers, key="dist")
     chosen = table.set_index("symbol").loc[pick]
-    st.plotly_chart(charts.distribution_figure(risk.returns(wide[pick]), chosen["var_95"], chosen["cvar_95"], pick))
+    st.plotly_chart(figures.distribution_figure(risk.returns(wide[pick]), chosen["var_95"], chosen["cvar_95"], pick))
 
-stored = ui.load_or_stop("sources", lambda: mq.sources(version, symbols))
+stored = load_or_stop("sources", lambda: loaders.sources(version, symbols))
 sources = ", ".join("bundled sample dataset" if s == "sample" else s for s in stored)
 st.caption(
     f"Prices: {sources}; {len(wide)} trading days from {wide.index.min():%Y-%m-%d} to {wide.index.max():%Y-%m-%d}."

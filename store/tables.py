@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from store.identifiers import SERIES_ID, SYMBOL
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -29,6 +31,8 @@ instruments = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("source", sa.String(32), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    # The one symbol rule (store.identifiers): the app, the providers and this table accept the same strings.
+    sa.CheckConstraint(SYMBOL.sql_check("symbol"), name="symbol_syntax"),
 )
 
 daily_bars = sa.Table(
@@ -62,6 +66,7 @@ macro_series = sa.Table(
     sa.Column("source", sa.String(32), nullable=False),
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.CheckConstraint(SERIES_ID.sql_check("series_id"), name="series_id_syntax"),
 )
 
 macro_observations = sa.Table(

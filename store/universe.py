@@ -1,21 +1,18 @@
-"""The macro universe: add a FRED series id so the next macro ingestion run fetches it."""
+"""The macro universe: add a FRED series id (the one shared id rule) so the next macro ingestion run fetches it."""
 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from store import tables
+from store.identifiers import normalise_series_id
 
 log = logging.getLogger(__name__)
 
-# FRED ids are upper-case letters, digits and underscores (e.g. DGS10, A191RL1Q225SBEA, BAMLH0A0HYM2);
-# the length bound is the column's.
-SERIES_ID_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_]{0,31}$")
 PENDING = "pending"
 SOURCE = "fred"
 
@@ -27,20 +24,6 @@ class AddSeriesResult:
     series_id: str
     status: str
     message: str
-
-
-def normalise_series_id(raw: object) -> str:
-    """Return the upper-case FRED id for `raw` (surrounding blanks ignored) or raise ValueError saying why."""
-    if not isinstance(raw, str) or not raw.strip():
-        raise ValueError("Enter a FRED series id, e.g. DGS30 or CPILFESL.")
-    series_id = raw.strip().upper()
-    if not SERIES_ID_PATTERN.fullmatch(series_id):
-        shown = raw.strip()[:40]
-        raise ValueError(
-            f"{shown!r} is not a FRED series id: use 1-32 letters, digits or underscores, starting with a letter "
-            "or digit (e.g. DGS30)."
-        )
-    return series_id
 
 
 def add_series(engine: sa.Engine, raw_id: str) -> AddSeriesResult:

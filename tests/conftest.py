@@ -1,7 +1,10 @@
-"""Shared fixtures: the network guard, a real PostgreSQL per test session, and app settings pointing at it.
+"""Shared fixtures: the network guard, a real PostgreSQL per test session, databases cloned from templates.
 
 PostgreSQL: TEST_DATABASE_URL when set (a server where we may create databases), otherwise an embedded
-server started in a temporary folder. Every session works in databases it creates and drops itself.
+server started in a temporary folder. Every session works in databases it creates and drops itself. Two
+template databases are built once per session (schema at head; schema plus the bundled sample), and a
+test's own database is a copy of one of them (`CREATE DATABASE ... TEMPLATE`), which takes a fraction of
+migrating and loading again.
 """
 
 from __future__ import annotations
@@ -9,8 +12,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +24,7 @@ from sqlalchemy.engine import make_url
 from tests.netguard import guard
 
 ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "sample"
 TEST_PASSWORD = "test-password-1234"
 
 # Settings are read from the environment; nothing from a developer's .env or shell may leak in.
@@ -46,24 +51,99 @@ def pg_server_url() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def make_database(pg_server_url: str) -> Iterator:
-    """Factory: a new empty database on the test server; all are dropped at the end of the session."""
-    admin = sa.create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
-    created: list[str] = []
+class Databases:
+    """Creates databases on the test server (empty, or copies of a template) and drops them all at the end."""
 
-    def _make() -> str:
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+        self.admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", pool_size=1)
+        self.created: list[str] = []
+        self._lock = threading.Lock()
+
+    def url(self, name: str) -> str:
+        return make_url(self.server_url).set(database=name).render_as_string(hide_password=False)
+
+    def create(self, template: str | None = None) -> str:
         name = f"md_test_{uuid.uuid4().hex[:10]}"
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        created.append(name)
-        return make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
+        clause = f' TEMPLATE "{template}"' if template else ""
+        with self._lock, self.admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"{clause}'))
+        self.created.append(name)
+        return self.url(name)
 
-    yield _make
-    with admin.connect() as conn:
-        for name in created:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    def drop_all(self) -> None:
+        with self.admin.connect() as conn:
+            for name in reversed(self.created):
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def databases(pg_server_url: str) -> Iterator[Databases]:
+    dbs = Databases(pg_server_url)
+    yield dbs
+    dbs.drop_all()
+
+
+def _template(databases: Databases, prepare: Callable[[sa.Engine], None]) -> str:
+    """A database prepared once and then used only as a template (no connection may stay open on it)."""
+    from store.db import create_db_engine
+
+    url = databases.create()
+    engine = create_db_engine(url)
+    try:
+        prepare(engine)
+    finally:
+        engine.dispose()
+    return make_url(url).database  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="session")
+def migrated_template(databases: Databases) -> str:
+    from store.db import migrate
+
+    return _template(databases, migrate)
+
+
+@pytest.fixture(scope="session")
+def sample_template(databases: Databases) -> str:
+    from ingestion.sample import load_sample
+    from store.db import migrate
+
+    def prepare(engine: sa.Engine) -> None:
+        migrate(engine)
+        load_sample(engine, SAMPLE)
+
+    return _template(databases, prepare)
+
+
+@pytest.fixture(scope="session")
+def make_database(databases: Databases) -> Callable[[], str]:
+    """Factory: a new empty database (no schema) on the test server."""
+    return databases.create
+
+
+@pytest.fixture(scope="session")
+def make_migrated_database(databases: Databases, migrated_template: str) -> Callable[[], str]:
+    """Factory: a new database with the schema at head and no data."""
+    return lambda: databases.create(migrated_template)
+
+
+@pytest.fixture(scope="session")
+def make_sample_database(databases: Databases, sample_template: str) -> Callable[[], str]:
+    """Factory: a new database migrated to head with the bundled sample loaded (for tests that write)."""
+    return lambda: databases.create(sample_template)
+
+
+@pytest.fixture(scope="session")
+def sample_database_url(make_sample_database) -> str:
+    """The sample database shared by the whole session (read-only use)."""
+    return make_sample_database()
+
+
+@pytest.fixture
+def empty_database_url(make_database) -> str:
+    return make_database()
 
 
 def use_database(monkeypatch: pytest.MonkeyPatch, url: str, **env: str) -> None:
@@ -77,34 +157,6 @@ def use_database(monkeypatch: pytest.MonkeyPatch, url: str, **env: str) -> None:
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
     reset_engine()
-
-
-@pytest.fixture(scope="session")
-def make_sample_database(make_database):
-    """Factory: a new database migrated to head with the bundled sample loaded (for tests that write)."""
-    from ingestion.jobs import load_sample
-    from store.db import create_db_engine, migrate
-
-    def _make() -> str:
-        url = make_database()
-        engine = create_db_engine(url)
-        migrate(engine)
-        load_sample(engine, ROOT / "data" / "sample")
-        engine.dispose()
-        return url
-
-    return _make
-
-
-@pytest.fixture(scope="session")
-def sample_database_url(make_sample_database) -> str:
-    """The sample database shared by the whole session (read-only use)."""
-    return make_sample_database()
-
-
-@pytest.fixture
-def empty_database_url(make_database) -> str:
-    return make_database()
 
 
 @pytest.fixture
@@ -127,7 +179,7 @@ def app_on(monkeypatch):
     """Factory: the app's start-up completed against `url` (caches clear), ready for AppTest; undone after."""
     import streamlit as st
 
-    from dashboard import startup
+    from dashboard.web import startup
     from store.db import get_engine, reset_engine
     from store.settings import get_settings
 
@@ -139,7 +191,7 @@ def app_on(monkeypatch):
 
     yield _start
     st.cache_data.clear()
-    startup._state.phase = "not started"
+    startup.reset()
     reset_engine()
     get_settings.cache_clear()
 

@@ -33,7 +33,7 @@ def test_loopback_is_allowed():
 
 
 def test_subprocesses_started_with_the_guard_are_blocked(tmp_path):
-    from tests.e2e.server import guarded_env
+    from tests.support.server import guarded_env
 
     code = "import socket; socket.create_connection(('8.8.8.8', 53), timeout=1)"
     result = subprocess.run(

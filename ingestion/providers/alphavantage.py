@@ -29,9 +29,8 @@ import requests
 from alpha_vantage.alphavantage import AlphaVantage
 from alpha_vantage.timeseries import TimeSeries
 
+from ingestion.datasets import CORPORATE_ACTIONS, DAILY_BARS
 from ingestion.providers.base import (
-    CORPORATE_ACTION_COLUMNS,
-    DAILY_BAR_COLUMNS,
     AuthenticationError,
     DailyLimitReached,
     NotFound,
@@ -39,12 +38,21 @@ from ingestion.providers.base import (
     Provider,
     ProviderError,
     RateLimited,
+    between,
+    checked,
     fetch_each,
-    with_failures,
+    finish,
 )
-from ingestion.resilience import GuardPolicy, ProviderGuard, Transient, error_for_status, next_utc_midnight, per_minute
-from ingestion.symbols import validate_symbols
+from ingestion.providers.resilience import (
+    GuardPolicy,
+    ProviderGuard,
+    Transient,
+    error_for_status,
+    next_utc_midnight,
+    per_minute,
+)
 from store import clock
+from store.identifiers import SYMBOL
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +150,7 @@ def daily_bars_from_payload(symbol: str, payload: dict[str, Any]) -> pd.DataFram
         pd.to_numeric(frame["adj_close"], errors="coerce").astype("float64") if adjusted else bars["close"]
     )
     bars["volume"] = pd.to_numeric(frame["volume"], errors="coerce").round().astype("Int64")
-    bars = bars.sort_values("date", kind="stable").reset_index(drop=True)[DAILY_BAR_COLUMNS]
+    bars = bars.sort_values("date", kind="stable").reset_index(drop=True)[DAILY_BARS.columns]
     bars.attrs["adj_close_is_raw"] = not adjusted
     return bars
 
@@ -159,7 +167,7 @@ def corporate_actions_from_payload(symbol: str, payload: dict[str, Any]) -> pd.D
             rows.append({"symbol": symbol, "date": when, "action": "dividend", "value": float(dividend)})
         if pd.notna(split) and split > 0 and split != 1:
             rows.append({"symbol": symbol, "date": when, "action": "split", "value": float(split)})
-    frame = pd.DataFrame(rows, columns=CORPORATE_ACTION_COLUMNS)
+    frame = pd.DataFrame(rows, columns=CORPORATE_ACTIONS.columns)
     frame["value"] = frame["value"].astype("float64")
     return frame.sort_values(["date", "action"]).reset_index(drop=True)
 
@@ -202,6 +210,8 @@ class AlphaVantageProvider(Provider):
     """Daily bars (and, with a premium key, corporate actions); one request per symbol, under the guard."""
 
     name = NAME
+    # TIME_SERIES_DAILY(outputsize=full) returns a symbol's whole history in one request: ask once per symbol.
+    window_days = None
 
     def __init__(
         self,
@@ -254,38 +264,29 @@ class AlphaVantageProvider(Provider):
 
     # -- contract -------------------------------------------------------------------------------
     def daily_bars(self, symbols: list[str], start: date | None = None, end: date | None = None) -> pd.DataFrame:
-        return self._per_symbol(symbols, start, end, daily_bars_from_payload, DAILY_BAR_COLUMNS)
+        return self._per_symbol(symbols, start, end, daily_bars_from_payload, DAILY_BARS.columns)
 
     def corporate_actions(self, symbols: list[str], start: date | None = None, end: date | None = None) -> pd.DataFrame:
         if not self.premium:
             raise NotSupported(f"{NAME}: corporate actions need the premium TIME_SERIES_DAILY_ADJUSTED endpoint")
-        return self._per_symbol(symbols, start, end, corporate_actions_from_payload, CORPORATE_ACTION_COLUMNS)
+        return self._per_symbol(symbols, start, end, corporate_actions_from_payload, CORPORATE_ACTIONS.columns)
 
     def _per_symbol(self, symbols, start, end, transform, columns) -> pd.DataFrame:
-        symbols = validate_symbols(symbols)
-        bars = columns is DAILY_BAR_COLUMNS
+        requested = list(symbols)
+        symbols, failures = checked(requested, SYMBOL, NAME)
+        bars = columns is DAILY_BARS.columns
 
         def fetch_one(symbol: str) -> pd.DataFrame:
             try:
-                records = _between(transform(symbol, self.fetch_daily(symbol, start)), start, end)
+                records = between(transform(symbol, self.fetch_daily(symbol, start)), start, end)
             except NotFound as exc:
                 raise NotFound(f"{exc} ({symbol})") from None
             if records.empty and bars:
                 raise NotFound(f"{NAME}: no bars for {symbol} between {start or 'the start'} and {end or 'today'}")
             return records
 
-        frames, failures = fetch_each(symbols, fetch_one)
-        if not frames and failures:
-            raise NotFound(f"{NAME}: no data for " + "; ".join(f"{s}: {r}" for s, r in failures.items()), failures)
-        result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+        frames, fetched = fetch_each(symbols, fetch_one) if symbols else ([], {})
+        result = finish(NAME, frames, {**failures, **fetched}, requested, columns)
         if bars:
             result.attrs["adj_close_is_raw"] = not self.premium
-        return with_failures(result, failures)
-
-
-def _between(frame: pd.DataFrame, start: date | None, end: date | None) -> pd.DataFrame:
-    if start is not None:
-        frame = frame[frame["date"] >= start]
-    if end is not None:
-        frame = frame[frame["date"] <= end]
-    return frame.reset_index(drop=True)
+        return result

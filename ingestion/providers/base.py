@@ -1,7 +1,8 @@
 """The one provider contract: a network (or file) step that returns raw payloads, and pure transforms to records.
 
-Standard records are pandas DataFrames with the columns below; every provider returns exactly these
-columns, so validation and writing never depend on where data came from.
+Standard records are pandas DataFrames with the columns of their dataset's declaration
+(`ingestion.datasets`); every provider returns exactly these columns, so validation and writing never
+depend on where data came from.
 
 Dtypes: `date` holds `datetime.date` objects; prices and values are float64 (NaN = missing); `volume`
 and `shares` are integers (int64, or nullable Int64 when a provider row lacks them); `ts` is
@@ -15,8 +16,9 @@ Many symbols, some failing (live providers; the jobs layer relies on this):
   the call, before concatenating, because some pandas operations drop attrs). Nothing is left out
   silently: every requested symbol is either in the rows or in the failures. (Corporate actions: a
   known symbol with no split or dividend in the range succeeds with no rows.)
-- Live providers check every symbol / series id first (`ingestion.symbols`) and raise ValueError
-  naming the bad ones before any request.
+- Live providers check every symbol / series id first (`store.identifiers`, the one rule the app and the
+  universe tables share): a malformed one fails alone, with the reason, and is never sent; the others
+  are fetched (`checked`).
 - Daily bars with `frame.attrs["adj_close_is_raw"] is True` (Alpha Vantage without a premium key)
   carry the unadjusted close in `adj_close`.
 - When NO requested symbol succeeded, the fetcher raises instead of returning an empty frame:
@@ -30,31 +32,22 @@ Many symbols, some failing (live providers; the jobs layer relies on this):
   the first unknown symbol.
 - `RateLimited`, `DailyLimitReached` and `CircuitOpen` mean "try another provider now, this one
   later"; `NotFound` means "this symbol is unknown here" (another provider may still know it).
+- Paging: `window_days` says how a provider pages history. None means one request returns the whole
+  history of a symbol whatever the range (Alpha Vantage's `outputsize=full`), so the job asks once per
+  symbol per run; a number means the job cuts long ranges into windows of that many days.
+- `finish` is the one way a many-item fetch ends: rows plus failures, or the right error when nothing
+  succeeded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 
 import pandas as pd
 
 from store import clock
-
-DAILY_BAR_COLUMNS = ["symbol", "date", "open", "high", "low", "close", "adj_close", "volume"]
-INSTRUMENT_COLUMNS = ["symbol", "name", "asset_class", "sector", "industry", "currency"]
-MACRO_OBSERVATION_COLUMNS = ["series_id", "date", "value"]
-INTRADAY_QUOTE_COLUMNS = ["symbol", "ts", "price", "volume"]  # ts: tz-aware UTC timestamp
-CORPORATE_ACTION_COLUMNS = ["symbol", "date", "action", "value"]  # action: split | dividend
-SHARES_OUTSTANDING_COLUMNS = ["symbol", "date", "shares"]
-SERIES_METADATA_COLUMNS = [
-    "series_id",
-    "title",
-    "units",
-    "frequency",
-    "seasonal_adjustment",
-    "last_updated",
-]
+from store.identifiers import Identifier
 
 
 class ProviderError(RuntimeError):
@@ -101,6 +94,14 @@ class NotSupported(ProviderError):
     """The provider does not offer this kind of data."""
 
 
+RATE_LIMIT_HINTS = ("rate limit", "too many requests", "yfratelimiterror", "http 429")
+
+
+def reason_is_rate_limit(reason: str) -> bool:
+    lowered = reason.lower()
+    return any(hint in lowered for hint in RATE_LIMIT_HINTS)
+
+
 def failures_of(frame: pd.DataFrame) -> dict[str, str]:
     """Per-symbol failures of a many-symbol fetch: symbol -> reason (empty when all succeeded)."""
     return dict(frame.attrs.get("failures", {}))
@@ -112,12 +113,33 @@ def with_failures(frame: pd.DataFrame, failures: dict[str, str]) -> pd.DataFrame
     return frame
 
 
+def checked(items: Sequence[str], rule: Identifier, provider: str) -> tuple[list[str], dict[str, str]]:
+    """The items worth a request (normalised), and the malformed ones with their reason (never sent)."""
+    good, bad = rule.split(items)
+    return good, {item: f"{provider}: {reason}" for item, reason in bad.items()}
+
+
+def chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    """`items` in consecutive lists of at most `size`."""
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def between(frame: pd.DataFrame, start: date | None, end: date | None, column: str = "date") -> pd.DataFrame:
+    """Rows of `frame` with `column` in [start, end] (None = unbounded), index reset."""
+    if start is not None:
+        frame = frame[frame[column] >= start]
+    if end is not None:
+        frame = frame[frame[column] <= end]
+    return frame.reset_index(drop=True)
+
+
 def fetch_each(items: list[str], fetch_one: Callable[[str], pd.DataFrame]) -> tuple[list[pd.DataFrame], dict]:
     """One request per symbol / series under the contract above: the frames that succeeded, and failures.
 
     `NotFound` from `fetch_one` fails that item only. Any other `ProviderError` is provider-wide: raised
     when nothing has succeeded yet, otherwise the successes are kept and every item not yet fetched fails
-    with its message. The caller decides what to raise when no frame came back.
+    with its message. The caller ends with `finish`.
     """
     frames: list[pd.DataFrame] = []
     failures: dict[str, str] = {}
@@ -134,10 +156,32 @@ def fetch_each(items: list[str], fetch_one: Callable[[str], pd.DataFrame]) -> tu
     return frames, failures
 
 
+def finish(
+    provider: str, frames: list[pd.DataFrame], failures: dict[str, str], items: Sequence[str], columns: list[str]
+) -> pd.DataFrame:
+    """The one end of a many-item fetch: raise when no requested item succeeded, else rows plus failures.
+
+    Nothing succeeded: `RateLimited` when every reason is a rate limit, otherwise `NotFound` carrying the
+    per-item reasons. Items neither in the rows nor in `failures` do not exist here: a provider lists every
+    item it could not deliver.
+    """
+    frames = [f for f in frames if not f.empty]
+    if items and not frames:
+        reasons = dict(failures) or dict.fromkeys(items, f"{provider}: no data returned")
+        message = f"{provider}: no data for " + "; ".join(f"{item}: {reason}" for item, reason in reasons.items())
+        if all(reason_is_rate_limit(r) for r in reasons.values()):
+            raise RateLimited(message)
+        raise NotFound(message, reasons)
+    result = pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+    return with_failures(result, failures)
+
+
 class Provider:
     """Base class: a provider overrides the fetchers it supports; the others raise NotSupported."""
 
     name: str = "provider"
+    # How history is paged: days per request window, or None when one request returns a symbol's whole history.
+    window_days: int | None = 366
 
     def daily_bars(self, symbols: list[str], start: date | None, end: date | None) -> pd.DataFrame:
         raise NotSupported(f"{self.name} does not provide daily bars")
@@ -159,3 +203,7 @@ class Provider:
 
     def series_metadata(self, series_ids: list[str]) -> pd.DataFrame:
         raise NotSupported(f"{self.name} does not provide series metadata")
+
+    def supports(self, method: str) -> bool:
+        """True when this provider overrides `method` (the base class raises NotSupported)."""
+        return getattr(type(self), method, None) is not getattr(Provider, method)

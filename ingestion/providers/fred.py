@@ -22,18 +22,18 @@ import pandas as pd
 import requests
 from fredapi import Fred
 
+from ingestion.datasets import MACRO_OBSERVATIONS, MACRO_SERIES
 from ingestion.providers.base import (
-    MACRO_OBSERVATION_COLUMNS,
-    SERIES_METADATA_COLUMNS,
     AuthenticationError,
     NotFound,
     Provider,
     ProviderError,
+    checked,
     fetch_each,
-    with_failures,
+    finish,
 )
-from ingestion.resilience import GuardPolicy, ProviderGuard, Transient, error_for_status, per_minute
-from ingestion.symbols import validate_series_ids
+from ingestion.providers.resilience import GuardPolicy, ProviderGuard, Transient, error_for_status, per_minute
+from store.identifiers import SERIES_ID
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def error_for_response(status: int, retry_after: str | None, body: bytes, series
     if "api_key" in lowered or "api key" in lowered:
         return AuthenticationError(f"{NAME}: the API key was refused: {message}")
     if status == 400 and "does not exist" in lowered:
-        return NotFound(f"{NAME}: series {series_id or '?'} does not exist ({message.strip()})")
+        return NotFound(f"{NAME}: series {series_id or '?'} does not exist ({(message or '').strip()})")
     return error_for_status(NAME, status, retry_after, message or "") or ProviderError(f"{NAME}: HTTP {status}")
 
 
@@ -118,7 +118,7 @@ def observations_from_series(series_id: str, values: pd.Series) -> pd.DataFrame:
             "value": pd.to_numeric(pd.Series(values.to_numpy()), errors="coerce").astype("float64"),
         }
     )
-    return frame[MACRO_OBSERVATION_COLUMNS].sort_values("date").reset_index(drop=True)
+    return frame[MACRO_OBSERVATIONS.columns].sort_values("date").reset_index(drop=True)
 
 
 def metadata_from_info(series_id: str, info: pd.Series) -> pd.DataFrame:
@@ -137,7 +137,7 @@ def metadata_from_info(series_id: str, info: pd.Series) -> pd.DataFrame:
             "seasonal_adjustment": [info.get("seasonal_adjustment") or None],
             "last_updated": pd.Series([last_updated], dtype="datetime64[ns, UTC]"),
         }
-    )[SERIES_METADATA_COLUMNS]
+    )[MACRO_SERIES.columns]
 
 
 class FredProvider(Provider):
@@ -200,21 +200,18 @@ class FredProvider(Provider):
                 raise NotFound(f"{NAME}: series {series_id} has no observations in the requested range")
             return frame
 
-        return _per_series(series_ids, one, MACRO_OBSERVATION_COLUMNS)
+        return _per_series(NAME, series_ids, one, MACRO_OBSERVATIONS.columns)
 
     def series_metadata(self, series_ids: list[str]) -> pd.DataFrame:
-        return _per_series(series_ids, lambda s: metadata_from_info(s, self.fetch_info(s)), SERIES_METADATA_COLUMNS)
+        return _per_series(NAME, series_ids, lambda s: metadata_from_info(s, self.fetch_info(s)), MACRO_SERIES.columns)
 
 
-def _per_series(series_ids: list[str], fetch_one, columns: list[str]) -> pd.DataFrame:
-    """Run `fetch_one` per id; collect per-series failures as the base contract describes."""
-    series_ids = validate_series_ids(series_ids)
-    if not series_ids:
-        return with_failures(pd.DataFrame(columns=columns), {})
-    frames, failures = fetch_each(series_ids, fetch_one)
-    if not frames:
-        raise NotFound("; ".join(failures.values()) or f"{NAME}: no series requested", failures)
-    return with_failures(pd.concat(frames, ignore_index=True)[columns], failures)
+def _per_series(name: str, series_ids: list[str], fetch_one, columns: list[str]) -> pd.DataFrame:
+    """Run `fetch_one` per valid id (a malformed id fails alone and is never sent); end as the contract says."""
+    requested = list(series_ids)
+    valid, failures = checked(requested, SERIES_ID, name)
+    frames, fetched = fetch_each(valid, fetch_one) if valid else ([], {})
+    return finish(name, frames, {**failures, **fetched}, requested, columns)
 
 
 # -- keyless fallback: FRED's public graph CSV --------------------------------------------------------
@@ -236,7 +233,7 @@ def observations_from_graph_csv(series_id: str, text: str) -> pd.DataFrame:
     raw = frame.iloc[:, 1].str.strip()
     values = pd.to_numeric(raw.mask(raw.isin([".", ""])), errors="coerce").astype("float64")
     result = pd.DataFrame({"series_id": series_id, "date": dates.dt.date, "value": values})
-    return result[MACRO_OBSERVATION_COLUMNS].sort_values("date").reset_index(drop=True)
+    return result[MACRO_OBSERVATIONS.columns].sort_values("date").reset_index(drop=True)
 
 
 class FredGraphProvider(Provider):
@@ -297,4 +294,4 @@ class FredGraphProvider(Provider):
                 raise NotFound(f"{GRAPH_NAME}: series {series_id} has no observations in the requested range")
             return frame
 
-        return _per_series(series_ids, one, MACRO_OBSERVATION_COLUMNS)
+        return _per_series(GRAPH_NAME, series_ids, one, MACRO_OBSERVATIONS.columns)

@@ -7,14 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from ingestion.datasets import DAILY_BARS, INSTRUMENTS, MACRO_OBSERVATIONS, MACRO_SERIES
 from ingestion.providers.base import (
-    DAILY_BAR_COLUMNS,
-    INSTRUMENT_COLUMNS,
-    MACRO_OBSERVATION_COLUMNS,
-    SERIES_METADATA_COLUMNS,
     NotFound,
     Provider,
     ProviderError,
+    between,
 )
 
 
@@ -85,8 +83,8 @@ class SampleProvider(Provider):
         self, symbols: list[str] | None = None, start: date | None = None, end: date | None = None
     ) -> pd.DataFrame:
         frames = [self._bars_for(symbol) for symbol in (symbols or self.symbols())]
-        bars = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=DAILY_BAR_COLUMNS)
-        return _between(bars, start, end)
+        bars = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=DAILY_BARS.columns)
+        return between(bars, start, end)
 
     def _bars_for(self, symbol: str) -> pd.DataFrame:
         path = self.root / "prices" / f"{symbol}.csv"
@@ -106,7 +104,7 @@ class SampleProvider(Provider):
         )
         # The bundle is yfinance auto-adjusted (split and dividend): the stored close is already adjusted.
         bars["adj_close"] = bars["close"]
-        return bars[DAILY_BAR_COLUMNS]
+        return bars[DAILY_BARS.columns]
 
     def instruments(self, symbols: list[str] | None = None) -> pd.DataFrame:
         path = self.root / "reference" / "price_universe.csv"
@@ -123,7 +121,7 @@ class SampleProvider(Provider):
         )
         if symbols:
             frame = frame[frame["symbol"].isin(symbols)]
-        return frame[INSTRUMENT_COLUMNS].reset_index(drop=True)
+        return frame[INSTRUMENTS.columns].reset_index(drop=True)
 
     def macro_observations(
         self, series_ids: list[str] | None = None, start: date | None = None, end: date | None = None
@@ -145,25 +143,17 @@ class SampleProvider(Provider):
                 )
             )
         if not frames:
-            return pd.DataFrame(columns=MACRO_OBSERVATION_COLUMNS)
-        return _between(pd.concat(frames, ignore_index=True), start, end)[MACRO_OBSERVATION_COLUMNS]
+            return pd.DataFrame(columns=MACRO_OBSERVATIONS.columns)
+        return between(pd.concat(frames, ignore_index=True), start, end)[MACRO_OBSERVATIONS.columns]
 
     def series_metadata(self, series_ids: list[str] | None = None) -> pd.DataFrame:
         path = self.root / "macro" / "series.csv"
-        raw = _read_csv(path, SERIES_METADATA_COLUMNS[:-1])
+        raw = _read_csv(path, MACRO_SERIES.columns[:-1])
         frame = raw.assign(seasonal_adjustment=_none_if_empty(raw["seasonal_adjustment"]), last_updated=pd.NaT)
         if series_ids:
             frame = frame[frame["series_id"].isin(series_ids)]
-        return frame[SERIES_METADATA_COLUMNS].reset_index(drop=True)
+        return frame[MACRO_SERIES.columns].reset_index(drop=True)
 
 
 def _none_if_empty(values: pd.Series) -> pd.Series:
     return values.astype(object).where(values != "", None)
-
-
-def _between(frame: pd.DataFrame, start: date | None, end: date | None) -> pd.DataFrame:
-    if start is not None:
-        frame = frame[frame["date"] >= start]
-    if end is not None:
-        frame = frame[frame["date"] <= end]
-    return frame.reset_index(drop=True)

@@ -23,27 +23,24 @@ import pandas as pd
 import yfinance as yf
 from yfinance.exceptions import YFException, YFRateLimitError, YFTickerMissingError
 
+from ingestion.datasets import CORPORATE_ACTIONS, DAILY_BARS, INSTRUMENTS, INTRADAY_QUOTES, SHARES_OUTSTANDING
 from ingestion.providers.base import (
-    CORPORATE_ACTION_COLUMNS,
-    DAILY_BAR_COLUMNS,
-    INSTRUMENT_COLUMNS,
-    INTRADAY_QUOTE_COLUMNS,
-    SHARES_OUTSTANDING_COLUMNS,
     NotFound,
     Provider,
     ProviderError,
     RateLimited,
+    checked,
+    chunks,
     fetch_each,
-    with_failures,
+    finish,
 )
-from ingestion.resilience import GuardPolicy, ProviderGuard, Transient, per_minute
-from ingestion.symbols import validate_symbols
+from ingestion.providers.resilience import GuardPolicy, ProviderGuard, Transient, per_minute
+from store.identifiers import SYMBOL
 
 log = logging.getLogger(__name__)
 
 NAME = "yfinance"
 _PRICE_FIELDS = ["Open", "High", "Low", "Close", "Adj Close", "Volume"]
-_RATE_LIMIT_HINTS = ("rate limit", "too many requests", "yfratelimiterror")
 # Yahoo's quoteType -> our asset_class.
 ASSET_CLASSES = {
     "EQUITY": "stock",
@@ -105,8 +102,8 @@ def daily_bars_from_download(frame: pd.DataFrame, symbols: list[str]) -> tuple[p
                 }
             )
         )
-    bars = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=DAILY_BAR_COLUMNS)
-    return bars[DAILY_BAR_COLUMNS], empty
+    bars = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=DAILY_BARS.columns)
+    return bars[DAILY_BARS.columns], empty
 
 
 def corporate_actions_from_download(frame: pd.DataFrame, symbols: list[str]) -> pd.DataFrame:
@@ -123,7 +120,7 @@ def corporate_actions_from_download(frame: pd.DataFrame, symbols: list[str]) -> 
             values = values[values.notna() & (values > 0)]  # yfinance writes 0 on days without an action
             for day, value in zip(_dates(values.index), values.to_numpy("float64"), strict=True):
                 rows.append({"symbol": symbol, "date": day, "action": action, "value": float(value)})
-    actions = pd.DataFrame(rows, columns=CORPORATE_ACTION_COLUMNS)
+    actions = pd.DataFrame(rows, columns=CORPORATE_ACTIONS.columns)
     actions["value"] = actions["value"].astype("float64")
     return actions.sort_values(["symbol", "date", "action"]).reset_index(drop=True)
 
@@ -151,10 +148,10 @@ def quotes_from_download(frame: pd.DataFrame, symbols: list[str]) -> tuple[pd.Da
                 }
             )
         )
-    quotes = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=INTRADAY_QUOTE_COLUMNS)
+    quotes = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=INTRADAY_QUOTES.columns)
     if quotes.empty:
         quotes["ts"] = pd.Series(dtype="datetime64[ns, UTC]")
-    return quotes[INTRADAY_QUOTE_COLUMNS], empty
+    return quotes[INTRADAY_QUOTES.columns], empty
 
 
 def instrument_from_info(symbol: str, info: dict[str, Any] | None) -> pd.DataFrame:
@@ -175,7 +172,7 @@ def instrument_from_info(symbol: str, info: dict[str, Any] | None) -> pd.DataFra
                 "currency": (info.get("currency") or "USD").upper(),
             }
         ],
-        columns=INSTRUMENT_COLUMNS,
+        columns=INSTRUMENTS.columns,
     )
 
 
@@ -191,12 +188,7 @@ def shares_from_series(symbol: str, shares: pd.Series | None) -> pd.DataFrame:
     frame = frame.groupby("date", sort=True).last().reset_index()
     frame["shares"] = frame["shares"].round().astype("int64")
     frame.insert(0, "symbol", symbol)
-    return frame[SHARES_OUTSTANDING_COLUMNS]
-
-
-def reason_is_rate_limit(reason: str) -> bool:
-    lowered = reason.lower()
-    return any(hint in lowered for hint in _RATE_LIMIT_HINTS)
+    return frame[SHARES_OUTSTANDING.columns]
 
 
 # -- capturing download()'s per-ticker errors ------------------------------------------------------------
@@ -335,9 +327,10 @@ class YahooProvider(Provider):
         return self._batched(symbols, start, end, want="actions")
 
     def intraday_quotes(self, symbols: list[str], interval: str = "5m", period: str = "1d") -> pd.DataFrame:
-        symbols = validate_symbols(symbols)
-        frames, failures = [], {}
-        for batch in _chunks(symbols, self.batch_size):
+        requested = list(symbols)
+        symbols, failures = checked(requested, SYMBOL, NAME)
+        frames: list[pd.DataFrame] = []
+        for batch in chunks(symbols, self.batch_size):
             try:
                 frame, reasons = self.fetch_download(batch, period=period, interval=interval, prepost=False)
             except ProviderError as exc:
@@ -350,29 +343,30 @@ class YahooProvider(Provider):
             quotes, empty = quotes_from_download(frame, batch)
             failures.update(_reasons(empty, reasons, "no intraday quotes"))
             frames.append(quotes)
-        return _finish(frames, failures, symbols, INTRADAY_QUOTE_COLUMNS)
+        return finish(NAME, frames, failures, requested, INTRADAY_QUOTES.columns)
 
     def instruments(self, symbols: list[str]) -> pd.DataFrame:
-        return self._per_symbol(symbols, lambda s: instrument_from_info(s, self.fetch_info(s)), INSTRUMENT_COLUMNS)
+        return self._per_symbol(symbols, lambda s: instrument_from_info(s, self.fetch_info(s)), INSTRUMENTS.columns)
 
     def shares_outstanding(
         self, symbols: list[str], start: date | None = None, end: date | None = None
     ) -> pd.DataFrame:
         return self._per_symbol(
-            symbols, lambda s: shares_from_series(s, self.fetch_shares(s, start, end)), SHARES_OUTSTANDING_COLUMNS
+            symbols, lambda s: shares_from_series(s, self.fetch_shares(s, start, end)), SHARES_OUTSTANDING.columns
         )
 
     # -- helpers --------------------------------------------------------------------------------
     def _batched(self, symbols: list[str], start: date | None, end: date | None, want: str) -> pd.DataFrame:
-        symbols = validate_symbols(symbols)
-        frames, failures = [], {}
+        requested = list(symbols)
+        symbols, failures = checked(requested, SYMBOL, NAME)
+        frames: list[pd.DataFrame] = []
         # yfinance's `end` is exclusive; ours is inclusive.
-        window = {"start": start, "end": end + timedelta(days=1) if end else None}
+        window: dict[str, Any] = {"start": start, "end": end + timedelta(days=1) if end else None}
         if start is None and end is None:
             window = {"period": "max"}
-        columns = DAILY_BAR_COLUMNS if want == "bars" else CORPORATE_ACTION_COLUMNS
+        columns = DAILY_BARS.columns if want == "bars" else CORPORATE_ACTIONS.columns
         done: list[str] = []
-        for batch in _chunks(symbols, self.batch_size):
+        for batch in chunks(symbols, self.batch_size):
             try:
                 frame, reasons = self.fetch_download(batch, actions=True, interval="1d", **window)
             except ProviderError as exc:
@@ -384,17 +378,13 @@ class YahooProvider(Provider):
             failures.update(_reasons(empty, reasons, "no daily bars in the requested range"))
             done.extend(s for s in batch if s not in empty)
             frames.append(bars if want == "bars" else corporate_actions_from_download(frame, batch))
-        return _finish(frames, failures, symbols, columns)
+        return finish(NAME, frames, failures, requested, columns)
 
     def _per_symbol(self, symbols: list[str], fetch_one, columns: list[str]) -> pd.DataFrame:
-        symbols = validate_symbols(symbols)
-        frames, failures = fetch_each(symbols, fetch_one)
-        return _finish(frames, failures, symbols, columns)
-
-
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+        requested = list(symbols)
+        symbols, failures = checked(requested, SYMBOL, NAME)
+        frames, fetched = fetch_each(symbols, fetch_one) if symbols else ([], {})
+        return finish(NAME, frames, {**failures, **fetched}, requested, columns)
 
 
 def _has(frames: list[pd.DataFrame], symbol: str) -> bool:
@@ -403,18 +393,3 @@ def _has(frames: list[pd.DataFrame], symbol: str) -> bool:
 
 def _reasons(empty: list[str], logged: dict[str, str], default: str) -> dict[str, str]:
     return {symbol: f"{NAME}: {symbol}: {logged.get(symbol, default)}" for symbol in empty}
-
-
-def _finish(
-    frames: list[pd.DataFrame], failures: dict[str, str], symbols: list[str], columns: list[str]
-) -> pd.DataFrame:
-    """Apply the base contract: raise when nothing succeeded, else return rows plus failures."""
-    if symbols and len(failures) >= len(symbols):
-        reasons = list(failures.values())
-        message = f"{NAME}: no data for " + "; ".join(f"{s}: {r}" for s, r in failures.items())
-        if all(reason_is_rate_limit(r) for r in reasons):
-            raise RateLimited(message)
-        raise NotFound(message, failures)
-    frames = [f for f in frames if not f.empty]
-    result = pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
-    return with_failures(result, failures)

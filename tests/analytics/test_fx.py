@@ -1,4 +1,4 @@
-"""Tests for dashboard.analytics.fx against plain-loop conversions with the bundled FRED exchange rates."""
+"""Tests for analytics.fx against plain-loop conversions with the bundled FRED exchange rates."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashboard.analytics import fx
+from analytics import fx
 
 ROOT = Path(__file__).resolve().parents[2]
 MACRO = ROOT / "data" / "sample" / "macro"

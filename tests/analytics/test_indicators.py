@@ -1,4 +1,4 @@
-"""Tests for dashboard.analytics.indicators against plain-Python reference loops."""
+"""Tests for analytics.indicators against plain-Python reference loops."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashboard.analytics.indicators import bollinger, ema, macd, rsi, sma
+from analytics.indicators import bollinger, ema, macd, rsi, sma
 
 PRICES_DIR = Path(__file__).resolve().parents[2] / "data" / "sample" / "prices"
 NAN = float("nan")

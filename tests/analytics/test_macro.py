@@ -1,4 +1,4 @@
-"""Tests for dashboard.analytics.macro against independent loop computations on the bundled FRED series."""
+"""Tests for analytics.macro against independent loop computations on the bundled FRED series."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashboard.analytics import macro
+from analytics import macro
 
 ROOT = Path(__file__).resolve().parents[2]
 MACRO = ROOT / "data" / "sample" / "macro"

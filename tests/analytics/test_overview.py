@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from dashboard.analytics.overview import SPARK_POINTS, overview_table
+from analytics.overview import SPARK_POINTS, overview_table
 from tests.conftest import ROOT
 
 
@@ -56,7 +56,7 @@ def test_short_history_gives_gaps_not_errors():
 
 
 def test_quotes_vs_close_uses_the_last_close_as_traded_and_new_york_time():
-    from dashboard.analytics.overview import quotes_vs_close
+    from analytics.overview import quotes_vs_close
 
     quotes = pd.DataFrame(
         {

@@ -1,4 +1,4 @@
-"""Tests for dashboard.analytics.risk against plain-Python reference loops."""
+"""Tests for analytics.risk against plain-Python reference loops."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from dashboard.analytics.risk import (
+from analytics.risk import (
     correlation_matrix,
     drawdown_series,
     returns,

@@ -15,9 +15,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from dashboard import sessions
-from tests.e2e.server import ROOT, Server, get
+from dashboard.access import sessions
 from tests.e2e.test_server import browser  # noqa: F401 - the shared Chromium fixture
+from tests.support.server import ROOT, Server, get
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +27,7 @@ SECRET = "e2e-auth-secret-" + "k" * 40
 
 def registered_pages() -> list[tuple[str, str, frozenset[str]]]:
     """(title, url path, roles) of router.PAGES, read from the source: importing the router would run it."""
-    tree = ast.parse((ROOT / "dashboard" / "router.py").read_text())
+    tree = ast.parse((ROOT / "dashboard" / "web" / "router.py").read_text())
     [pages] = [n.value for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "PAGES"]
     found = []
     for entry in pages.elts:
@@ -150,7 +150,7 @@ def test_login_survives_a_refresh_and_logout_survives_one_too(server, browser): 
 
 
 def test_viewer_has_no_admin_pages_in_navigation_or_by_url(server, browser, database_url):  # noqa: F811
-    from dashboard import users
+    from dashboard.access import users
     from store.db import create_db_engine
 
     engine = create_db_engine(database_url)

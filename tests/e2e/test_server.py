@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.server import ROOT, Server, guarded_env
+from tests.support.server import ROOT, Server, guarded_env
 
 pytestmark = pytest.mark.e2e
 

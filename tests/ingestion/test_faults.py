@@ -19,11 +19,10 @@ from ingestion.config import IngestionConfig
 from ingestion.jobs import JobRequest, run_job
 from ingestion.locks import LockLost
 from ingestion.providers.base import Provider, ProviderError, RateLimited
-from ingestion.resilience import GuardPolicy, ProviderGuard, Transient
+from ingestion.providers.resilience import GuardPolicy, ProviderGuard, Transient
 from store import tables
 from tests.conftest import ROOT
-from tests.e2e.server import guarded_env
-from tests.ingestion.test_jobs_doubles import (
+from tests.support.doubles import (
     SyntheticPrices,
     bar_counts,
     duplicate_keys,
@@ -31,6 +30,7 @@ from tests.ingestion.test_jobs_doubles import (
     runs,
     sessions,
 )
+from tests.support.server import guarded_env
 
 SYMBOLS = ["AAA", "BBB", "CCC", "DDD", "EEE", "FFF"]
 START, END = date(2024, 1, 2), date(2024, 3, 28)
@@ -38,9 +38,12 @@ DAYS = len(sessions(str(START), str(END)))
 CONFIG = IngestionConfig(chunk_symbols=2)  # three batches of two symbols
 
 
+pytestmark = pytest.mark.faults
+
+
 @pytest.fixture
-def db(make_database):
-    engine = migrated_engine(make_database())
+def db(make_migrated_database):
+    engine = migrated_engine(make_migrated_database())
     yield engine
     engine.dispose()
 
@@ -181,7 +184,7 @@ CHILD = textwrap.dedent(
     from ingestion.config import IngestionConfig
     from ingestion.jobs import JobRequest, run_job
     from store.db import create_db_engine
-    from tests.ingestion.test_jobs_doubles import SyntheticPrices
+    from tests.support.doubles import SyntheticPrices
 
     engine = create_db_engine(sys.argv[1])
     symbols = [f"S{i:03d}" for i in range(400)]

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from ingestion.config import IngestionConfig
-from ingestion.jobs import JobRequest, active_symbols, ensure_universe, run_job
+from ingestion.jobs import JobRequest, run_job
 from ingestion.locks import job_lock
 from ingestion.providers.base import (
     CircuitOpen,
@@ -19,9 +19,11 @@ from ingestion.providers.base import (
     RateLimited,
 )
 from ingestion.providers.sample import SampleProvider
+from ingestion.sample import ensure_universe
 from store import tables
+from store.reads.core import active_symbols as read_active_symbols
 from tests.conftest import ROOT
-from tests.ingestion.test_jobs_doubles import (
+from tests.support.doubles import (
     SyntheticPrices,
     bar_counts,
     duplicate_keys,
@@ -35,8 +37,8 @@ CONFIG = IngestionConfig(chunk_symbols=2, history_start=date(2024, 1, 1))
 
 
 @pytest.fixture
-def db(make_database):
-    engine = migrated_engine(make_database())
+def db(make_migrated_database):
+    engine = migrated_engine(make_migrated_database())
     yield engine
     engine.dispose()
 
@@ -363,3 +365,8 @@ def test_a_stop_request_ends_the_run_between_batches_and_records_it(db):
     assert result.status == "partial"
     assert result.failures == dict.fromkeys(["CCC", "DDD"], "stopped before this batch ran (worker shutting down)")
     assert runs(db)[-1]["status"] == "partial"
+
+
+def active_symbols(engine: sa.Engine) -> list[str]:
+    with engine.connect() as conn:
+        return read_active_symbols(conn)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from ingestion.__main__ import main
 from ingestion.config import ConfigFileError, load_config
 from store import tables
-from tests.ingestion.test_jobs_doubles import bar_counts, runs, sessions
+from tests.support.doubles import bar_counts, runs, sessions
 
 
 @pytest.fixture

@@ -6,10 +6,11 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from ingestion.jobs import database_is_empty, load_sample
 from ingestion.providers.sample import SampleDataError, SampleProvider
+from ingestion.sample import load_sample
 from store import tables
 from store.db import create_db_engine, migrate
+from store.reads import core
 from tests.conftest import ROOT
 
 SAMPLE = ROOT / "data" / "sample"
@@ -111,12 +112,12 @@ def test_corrupt_or_partial_file_fails_naming_file_and_line_and_writes_nothing(
 
 
 def test_provider_contract_columns():
-    from ingestion.providers.base import DAILY_BAR_COLUMNS, MACRO_OBSERVATION_COLUMNS, SERIES_METADATA_COLUMNS
+    from ingestion.datasets import DAILY_BARS, MACRO_OBSERVATIONS, MACRO_SERIES
 
     provider = SampleProvider(SAMPLE)
-    assert list(provider.daily_bars(["AAPL"]).columns) == DAILY_BAR_COLUMNS
-    assert list(provider.macro_observations(["GDP"]).columns) == MACRO_OBSERVATION_COLUMNS
-    assert list(provider.series_metadata().columns) == SERIES_METADATA_COLUMNS
+    assert list(provider.daily_bars(["AAPL"]).columns) == DAILY_BARS.columns
+    assert list(provider.macro_observations(["GDP"]).columns) == MACRO_OBSERVATIONS.columns
+    assert list(provider.series_metadata().columns) == MACRO_SERIES.columns
     assert set(provider.series_metadata()["series_id"]) == set(provider.series_ids())
 
 
@@ -125,3 +126,8 @@ def test_unknown_symbol_is_not_found():
 
     with pytest.raises(NotFound, match="ZZZZ"):
         SampleProvider(SAMPLE).daily_bars(["ZZZZ"])
+
+
+def database_is_empty(engine) -> bool:
+    with engine.connect() as conn:
+        return core.database_is_empty(conn)

@@ -57,8 +57,8 @@ def test_macro_gaps_are_valid_but_duplicates_are_not():
 
 
 @pytest.fixture(scope="module")
-def engine(make_database):
-    engine = create_db_engine(make_database())
+def engine(make_migrated_database):
+    engine = create_db_engine(make_migrated_database())
     migrate(engine)
     yield engine
     engine.dispose()
@@ -99,7 +99,7 @@ def test_quarantine_keeps_rejected_rows_with_reason(engine):
     frame = pd.DataFrame([bar(symbol="QQQ1", low=12.0)])
     rejected = validate_daily_bars(frame).rejected
     with engine.begin() as conn:
-        assert quarantine(conn, None, "daily_bars", rejected) == 1
+        assert quarantine(conn, None, tables.daily_bars, rejected) == 1
         row = (
             conn.execute(sa.select(tables.quarantined_rows).where(tables.quarantined_rows.c.key == "QQQ1/2024-01-02"))
             .mappings()

@@ -13,14 +13,16 @@ import pytest
 import sqlalchemy as sa
 
 from ingestion.config import IngestionConfig
-from ingestion.scheduler import due_jobs, market_open, previous_fire, triggers
+from ingestion.scheduler import due_jobs, previous_fire, triggers
 from ingestion.supervisor import PARENT_ENV, WorkerSupervisor
-from ingestion.worker import Worker, worker_states
-from store import tables
+from ingestion.worker import Worker
+from store import calendar, tables
+from store.reads.workers import worker_states
 from store.settings import Settings
 from tests.conftest import ROOT, TEST_PASSWORD
-from tests.e2e.server import guarded_env
-from tests.ingestion.test_jobs_doubles import SyntheticPrices, bar_counts, migrated_engine
+from tests.support.app import ROUTER, log_in, page, texts
+from tests.support.doubles import SyntheticPrices, bar_counts, migrated_engine
+from tests.support.server import guarded_env
 
 NY = "America/New_York"
 
@@ -74,7 +76,8 @@ def test_worker_process_migrates_beats_and_stops_cleanly_on_sigterm(make_databas
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
         assert beat_of(engine, process.pid)["state"] == "stopped"
-        assert worker_states(engine, 0.3)[0]["status"] == "stopped"
+        with engine.connect() as conn:
+            assert worker_states(conn, 0.3)[0].status == "stopped"
     finally:
         if process.poll() is None:
             process.kill()
@@ -139,11 +142,11 @@ def test_supervisor_backs_off_exponentially_up_to_the_cap(tmp_path):
     assert set(supervisor.state.history) == {3}
 
 
-def test_worker_run_records_the_job_and_survives_errors(make_database, monkeypatch):
-    engine = migrated_engine(make_database())
+def test_worker_run_records_the_job_and_survives_errors(make_migrated_database, monkeypatch):
+    engine = migrated_engine(make_migrated_database())
     worker = Worker(engine, Settings(), IngestionConfig(history_start=date(2024, 1, 2)))
     monkeypatch.setattr(worker, "providers_for", lambda job: [SyntheticPrices()])
-    from ingestion.jobs import ensure_universe
+    from ingestion.sample import ensure_universe
 
     ensure_universe(engine, ROOT / "data" / "sample")
     with engine.begin() as conn:
@@ -182,7 +185,7 @@ def ny(text: str) -> datetime:
     ],
 )
 def test_quotes_only_while_the_nyse_is_open(moment, open_):
-    assert market_open(ny(moment)) is open_
+    assert calendar.is_market_open(ny(moment)) is open_
 
 
 def test_previous_fire_follows_new_york_time_across_dst():
@@ -191,8 +194,8 @@ def test_previous_fire_follows_new_york_time_across_dst():
     assert previous_fire(trigger, ny("2024-03-11 18:00")) == ny("2024-03-11 17:15")
 
 
-def test_due_jobs_catch_up_missed_and_failed_runs(make_database):
-    engine = migrated_engine(make_database())
+def test_due_jobs_catch_up_missed_and_failed_runs(make_migrated_database):
+    engine = migrated_engine(make_migrated_database())
     config = IngestionConfig()
     now = ny("2024-07-10 20:00").astimezone(UTC)  # Wednesday, after prices (17:15) and macro (18:00)
     assert due_jobs(engine, config, now) == ["prices", "macro", "reference"]  # never ran
@@ -210,27 +213,31 @@ def test_due_jobs_catch_up_missed_and_failed_runs(make_database):
     engine.dispose()
 
 
-def test_health_reports_the_worker_without_data(make_database, monkeypatch):
-    from dashboard import health
+def test_health_reports_the_worker_without_data(make_migrated_database, monkeypatch):
+    from dashboard.web import health
     from store.settings import get_settings
 
     monkeypatch.setenv("WORKER_HEARTBEAT_SECONDS", "5")
     get_settings.cache_clear()
-    engine = migrated_engine(make_database())
+    engine = migrated_engine(make_migrated_database())
+
+    def summary(conn):
+        return health.worker_summary(worker_states(conn, get_settings().worker_heartbeat_seconds), True)
+
     try:
         with engine.connect() as conn:
-            assert health._worker_state(conn) == {"status": "absent", "last_beat_age_s": None}
+            assert summary(conn) == {"status": "absent", "last_beat_age_s": None}
         hb = tables.worker_heartbeats
         with engine.begin() as conn:
             conn.execute(hb.insert().values(worker_id="w1", hostname="h", pid=1, state="running", current_job="prices"))
         with engine.connect() as conn:
-            state = health._worker_state(conn)
+            state = summary(conn)
         assert state["status"] == "running" and 0 <= state["last_beat_age_s"] < 5
         assert set(state) == {"status", "last_beat_age_s"}  # no job names, hosts or data
         with engine.begin() as conn:
             conn.execute(hb.update().values(beat_at=sa.func.now() - sa.text("interval '20 seconds'")))
         with engine.connect() as conn:
-            assert health._worker_state(conn)["status"] == "stale"
+            assert summary(conn)["status"] == "stale"
     finally:
         engine.dispose()
         get_settings.cache_clear()
@@ -264,7 +271,8 @@ def test_a_stop_does_not_wait_for_a_stuck_job_forever(make_database, tmp_path):
     script = tmp_path / "stuck_worker.py"
     script.write_text(STUCK_WORKER)
     in_flight = tmp_path / "in-flight"
-    process = subprocess.Popen([sys.executable, str(script), url, str(in_flight)], cwd=ROOT, env=worker_env(url))
+    env = worker_env(url, WORKER_STOP_GRACE_SECONDS="1")  # an injected grace period: the test waits 1 s, not 10
+    process = subprocess.Popen([sys.executable, str(script), url, str(in_flight)], cwd=ROOT, env=env)
     engine = sa.create_engine(url)
     try:
         # The catch-up check runs the (never run) prices job a second after start, and its request hangs.
@@ -273,7 +281,7 @@ def test_a_stop_does_not_wait_for_a_stuck_job_forever(make_database, tmp_path):
         stopped_at = time.monotonic()
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
-        assert time.monotonic() - stopped_at < 15  # the grace period, not the provider's 600 s
+        assert time.monotonic() - stopped_at < 8  # the 1 s grace period, not the provider's 600 s
         assert beat_of(engine, process.pid)["state"] == "stopped"
         with engine.connect() as conn:
             assert conn.execute(sa.select(tables.ingestion_runs.c.status)).scalars().all() == ["running"]
@@ -286,10 +294,10 @@ def test_a_stop_does_not_wait_for_a_stuck_job_forever(make_database, tmp_path):
 def test_data_status_page_shows_the_worker_and_disabled_providers(ready_app):
     from streamlit.testing.v1 import AppTest
 
-    from tests.dashboard.test_app import ROUTER, log_in, texts
+    from tests.support.app import ROUTER, log_in, page
 
     at = log_in(AppTest.from_file(ROUTER, default_timeout=30).run())
-    at.switch_page("../pages/data_status.py").run()
+    at.switch_page(page("data_status")).run()
     assert not at.exception
     assert "Ingestion worker" in [s.value for s in at.subheader]
     shown = texts(at)
@@ -299,8 +307,6 @@ def test_data_status_page_shows_the_worker_and_disabled_providers(ready_app):
 
 def test_data_status_page_lists_a_beating_worker(ready_app, sample_database_url):
     from streamlit.testing.v1 import AppTest
-
-    from tests.dashboard.test_app import ROUTER, log_in
 
     engine = sa.create_engine(sample_database_url)
     hb = tables.worker_heartbeats
@@ -316,7 +322,7 @@ def test_data_status_page_lists_a_beating_worker(ready_app, sample_database_url)
         )
     try:
         at = log_in(AppTest.from_file(ROUTER, default_timeout=30).run())
-        at.switch_page("../pages/data_status.py").run()
+        at.switch_page(page("data_status")).run()
         assert not at.exception
         workers = at.dataframe[-1].value
         assert workers["worker"].tolist() == ["host:42"] and workers["status"].tolist() == ["idle"]
@@ -334,7 +340,7 @@ def test_worker_enabled_false_keeps_the_app_from_starting_one(monkeypatch):
     monkeypatch.setenv("WORKER_ENABLED", "false")
     get_settings.cache_clear()
     try:
-        assert supervisor.start_embedded_worker() is None
+        assert supervisor.start_embedded_worker(lambda: True, lambda: "postgresql://unused") is None
         assert supervisor.embedded_worker_state() is None
         supervisor.stop_embedded_worker()  # a no-op, not an error
     finally:

@@ -20,7 +20,7 @@ from ingestion.providers.base import (
     RateLimited,
     failures_of,
 )
-from ingestion.resilience import GuardPolicy, ProviderGuard, Transient
+from ingestion.providers.resilience import GuardPolicy, ProviderGuard, Transient
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "api_samples"
 

@@ -12,19 +12,18 @@ import yfinance as yf
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from ingestion.datasets import DAILY_BARS, MACRO_OBSERVATIONS
 from ingestion.providers.alphavantage import AlphaVantageProvider
 from ingestion.providers.base import (
-    DAILY_BAR_COLUMNS,
-    MACRO_OBSERVATION_COLUMNS,
     NotFound,
     failures_of,
 )
 from ingestion.providers.fred import FredGraphProvider, FredProvider
+from ingestion.providers.resilience import GuardPolicy, ProviderGuard
 from ingestion.providers.sample import SampleProvider
 from ingestion.providers.yahoo import YahooProvider
-from ingestion.resilience import GuardPolicy, ProviderGuard
-from tests.fakes.fred import graph_csv_from_sample, recorded
-from tests.fakes.yahoo import FakeDownload, FakeTicker
+from tests.support.fred import graph_csv_from_sample, recorded
+from tests.support.yahoo import FakeDownload, FakeTicker
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures" / "api_samples"
@@ -99,7 +98,7 @@ def assert_standard(frame: pd.DataFrame, columns: list[str], key: str) -> None:
 def test_daily_bars_contract(make, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
     provider, symbol = make(httpserver, monkeypatch)
     bars = provider.daily_bars([symbol], None, None)
-    assert_standard(bars, DAILY_BAR_COLUMNS, "symbol")
+    assert_standard(bars, DAILY_BARS.columns, "symbol")
     assert set(bars["symbol"]) == {symbol} and failures_of(bars) == {}
 
 
@@ -122,6 +121,6 @@ def test_macro_contract(make, httpserver: HTTPServer, monkeypatch: pytest.Monkey
     provider, series = make(httpserver, monkeypatch)
     series = "DGS10" if make is sample else series
     frame = provider.macro_observations([series], None, None)
-    assert_standard(frame, MACRO_OBSERVATION_COLUMNS, "series_id")
+    assert_standard(frame, MACRO_OBSERVATIONS.columns, "series_id")
     with pytest.raises(NotFound, match="NOSUCHSERIES"):
         provider.macro_observations(["NOSUCHSERIES"], None, None)

@@ -11,8 +11,8 @@ from werkzeug import Response
 
 from ingestion.providers.base import AuthenticationError, NotFound, ProviderError, failures_of
 from ingestion.providers.fred import FredProvider, error_for_response, fred_root_url
-from ingestion.resilience import GuardPolicy, ProviderGuard, Transient
-from tests.fakes.fred import observations_json_as_xml, recorded
+from ingestion.providers.resilience import GuardPolicy, ProviderGuard, Transient
+from tests.support.fred import observations_json_as_xml, recorded
 
 XML = "text/xml; charset=UTF-8"
 
@@ -140,7 +140,16 @@ def test_connection_refused_is_transient() -> None:
         fred.macro_observations(["SP500"])
 
 
-def test_bad_ids_rejected_before_any_request(httpserver: HTTPServer) -> None:
-    with pytest.raises(ValueError, match="invalid FRED series id"):
-        provider(httpserver).macro_observations(["GDP", "GDP' OR 1=1 --"])
-    assert httpserver.log == []
+def test_a_bad_id_fails_alone_and_is_never_sent(httpserver: HTTPServer) -> None:
+    """One malformed id in a batch (e.g. 31 characters) must not fail the valid ones beside it."""
+    httpserver.expect_request("/fred/series/observations").respond_with_data(
+        recorded("fred_series_observations_SP500.xml"), content_type="text/xml"
+    )
+    frame = provider(httpserver).macro_observations(["SP500", "GDP' OR 1=1 --", "X" * 31])
+    assert set(frame["series_id"]) == {"SP500"}
+    failures = failures_of(frame)
+    assert set(failures) == {"GDP' OR 1=1 --", "X" * 31}
+    assert "may contain only" in failures["GDP' OR 1=1 --"] and "at most 30" in failures["X" * 31]
+    assert [r.args["series_id"] for r, _ in httpserver.log] == ["SP500"]
+    with pytest.raises(NotFound):  # nothing valid: nothing is sent, and every id says why
+        provider(httpserver).macro_observations(["NOT VALID"])

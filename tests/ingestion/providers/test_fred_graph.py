@@ -10,8 +10,8 @@ from werkzeug import Response
 
 from ingestion.providers.base import NotFound, ProviderError, failures_of
 from ingestion.providers.fred import FredGraphProvider, observations_from_graph_csv
-from ingestion.resilience import GuardPolicy, ProviderGuard
-from tests.fakes.fred import graph_csv_from_sample
+from ingestion.providers.resilience import GuardPolicy, ProviderGuard
+from tests.support.fred import graph_csv_from_sample
 
 
 def provider(server: HTTPServer) -> FredGraphProvider:

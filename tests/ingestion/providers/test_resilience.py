@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ingestion.providers.base import CircuitOpen, DailyLimitReached, NotFound, RateLimited
-from ingestion.resilience import (
+from ingestion.providers.resilience import (
     BudgetExhausted,
     GuardPolicy,
     ProviderGuard,

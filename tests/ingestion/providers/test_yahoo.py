@@ -10,9 +10,9 @@ import yfinance as yf
 from yfinance.exceptions import YFRateLimitError
 
 from ingestion.providers.base import NotFound, RateLimited, failures_of
+from ingestion.providers.resilience import GuardPolicy, ProviderGuard
 from ingestion.providers.yahoo import YahooProvider, daily_bars_from_download
-from ingestion.resilience import GuardPolicy, ProviderGuard
-from tests.fakes.yahoo import FakeDownload, FakeTicker, combine, intraday_frame, per_ticker_frames
+from tests.support.yahoo import FakeDownload, FakeTicker, combine, intraday_frame, per_ticker_frames
 
 
 def fast_guard() -> ProviderGuard:
@@ -135,10 +135,11 @@ def test_intraday_quotes_are_utc(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(quotes) == 4 and quotes["price"].iloc[-1] == pytest.approx(118.69)
 
 
-def test_bad_symbol_rejected_before_any_request(download: FakeDownload) -> None:
-    with pytest.raises(ValueError, match="invalid symbol"):
-        YahooProvider(guard=fast_guard()).daily_bars(["AAPL", "AAPL; DROP TABLE daily_bars"], None, None)
-    assert download.calls == []
+def test_a_bad_symbol_fails_alone_and_is_never_sent(download: FakeDownload) -> None:
+    bars = YahooProvider(guard=fast_guard()).daily_bars(["AAPL", "AAPL;DROP"], None, None)
+    assert set(bars["symbol"]) == {"AAPL"}
+    assert "may contain only" in failures_of(bars)["AAPL;DROP"]
+    assert all("DROP" not in " ".join(call["tickers"]) for call in download.calls)
 
 
 def test_the_arguments_we_pass_fit_the_real_download_signature(download: FakeDownload) -> None:

@@ -1,0 +1,229 @@
+"""Market analytics for the pages: ranges, symbol suggestions, displayed prices with indicators, downsampling."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from analytics import indicators
+
+MAX_COMPARE = 8
+MAX_RISK_TICKERS = 30
+RANGES = ("1M", "3M", "6M", "YTD", "1Y", "5Y", "Max")
+CUSTOM = "Custom"
+# Options are shown as they are and are also the URL values (bound widgets put the shown text in the URL).
+CHART_TYPES = ("Candlestick", "OHLC", "Line")
+# code (shown, and in the URL) -> long name (legends, panel titles); order is the order shown.
+INDICATORS = {
+    "SMA20": "SMA 20",
+    "SMA50": "SMA 50",
+    "SMA200": "SMA 200",
+    "EMA20": "EMA 20",
+    "EMA50": "EMA 50",
+    "BB": "Bollinger (20, 2σ)",
+    "RSI": "RSI 14 (Wilder)",
+    "MACD": "MACD (12, 26, 9)",
+}
+MOVING_AVERAGES = ("SMA20", "SMA50", "SMA200", "EMA20", "EMA50")
+PANELS = ("RSI", "MACD")
+# Beyond this many daily bars in view, candles are drawn weekly (then monthly): a 1,900-bar candle chart on a
+# screen ~1,000 px wide cannot show single days anyway, and the payload shrinks fivefold.
+MAX_CANDLES = 500
+# Lines are downsampled with MinMaxLTTB beyond this many points per trace (peaks and troughs are kept).
+MAX_LINE_POINTS = 1000
+
+
+def split_symbols(text: str | None) -> list[str]:
+    """Upper-cased, de-duplicated symbols from free text separated by commas or spaces (order kept)."""
+    if not text:
+        return []
+    seen: dict[str, None] = {}
+    for part in re.split(r"[,;\s]+", text.upper()):
+        if part:
+            seen.setdefault(part, None)
+    return list(seen)
+
+
+def check_symbols(wanted: Iterable[str], known: Iterable[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """Split `wanted` into known symbols and unknown ones, each unknown with up to 3 close matches (difflib)."""
+    known_list = sorted(set(known))
+    known_set = set(known_list)
+    good: list[str] = []
+    unknown: dict[str, list[str]] = {}
+    for symbol in wanted:
+        if symbol in known_set:
+            good.append(symbol)
+        else:
+            printable = re.sub(r"[^A-Z0-9.=^-]", "", symbol)[:16]
+            unknown[symbol[:24]] = difflib.get_close_matches(printable or symbol[:16], known_list, n=3, cutoff=0.6)
+    return good, unknown
+
+
+def unknown_message(unknown: Mapping[str, list[str]]) -> str:
+    """One readable sentence per unknown symbol with its suggestions."""
+    parts = []
+    for symbol, matches in unknown.items():
+        hint = f" Did you mean {', '.join(matches)}?" if matches else " No similar symbol is stored."
+        parts.append(f"Unknown ticker “{symbol}”.{hint}")
+    return " ".join(parts)
+
+
+def resolve_range(
+    preset: str, last: date, first: date | None = None, start: date | None = None, end: date | None = None
+) -> tuple[date, date]:
+    """Start and end dates of a range preset, counted back from `last` (the latest stored bar).
+
+    1M/3M/6M/1Y/5Y are calendar offsets; YTD starts on 1 January of `last`'s year; Max starts at `first`
+    (or 1900-01-01). Custom uses `start`/`end` as given.
+    """
+    if preset == CUSTOM:
+        if start is None or end is None:
+            raise ValueError("a custom range needs a start and an end date")
+        return (start, end) if start <= end else (end, start)
+    ts = pd.Timestamp(last)
+    offsets = {
+        "1M": pd.DateOffset(months=1),
+        "3M": pd.DateOffset(months=3),
+        "6M": pd.DateOffset(months=6),
+        "1Y": pd.DateOffset(years=1),
+        "5Y": pd.DateOffset(years=5),
+    }
+    if preset in offsets:
+        return (ts - offsets[preset]).date(), last
+    if preset == "YTD":
+        return date(last.year, 1, 1), last
+    if preset == "Max":
+        return first or date(1900, 1, 1), last
+    raise ValueError(f"unknown range {preset!r}; expected one of {', '.join((*RANGES, CUSTOM))}")
+
+
+# -- prices as displayed ----------------------------------------------------------------------------
+
+
+def unadjusted_available(bars: pd.DataFrame) -> bool:
+    """True when some stored close differs from the adjusted close, i.e. the source keeps raw prices."""
+    if bars.empty:
+        return False
+    return bool((np.abs(bars["close"].to_numpy() / bars["adj_close"].to_numpy() - 1.0) > 1e-9).any())
+
+
+def display_prices(bars: pd.DataFrame, adjusted: bool) -> pd.DataFrame:
+    """OHLC for display: adjusted (open/high/low scaled by adj_close/close, close = adj_close) or as traded.
+
+    Input: one symbol's bars (date, open, high, low, close, adj_close, volume). Output: date-indexed
+    open, high, low, close (float) and volume (int, as stored).
+    """
+    frame = bars.assign(date=pd.to_datetime(bars["date"])).set_index("date").sort_index()
+    if adjusted:
+        factor = frame["adj_close"] / frame["close"]
+        out = frame[["open", "high", "low"]].mul(factor, axis=0).assign(close=frame["adj_close"])
+    else:
+        out = frame[["open", "high", "low", "close"]].copy()
+    out["volume"] = frame["volume"].astype("int64")
+    return out
+
+
+def with_indicators(prices: pd.DataFrame, chosen: Iterable[str]) -> pd.DataFrame:
+    """`prices` (display_prices output) plus one column per indicator value, computed on the close."""
+    close = prices["close"]
+    cols: dict[str, pd.Series] = {}
+    for code in chosen:
+        if code.startswith("SMA"):
+            cols[code] = indicators.sma(close, int(code[3:]))
+        elif code.startswith("EMA"):
+            cols[code] = indicators.ema(close, int(code[3:]))
+        elif code == "BB":
+            bands = indicators.bollinger(close, 20, 2.0)
+            cols.update({f"bb_{k}": bands[k] for k in ("upper", "middle", "lower")})
+        elif code == "RSI":
+            cols["rsi"] = indicators.rsi(close, 14)
+        elif code == "MACD":
+            m = indicators.macd(close, 12, 26, 9)
+            cols.update({"macd": m["macd"], "macd_signal": m["signal"], "macd_hist": m["histogram"]})
+    return prices.assign(**cols) if cols else prices
+
+
+def normalise(closes_wide: pd.DataFrame) -> pd.DataFrame:
+    """Each column rebased to 100 at its first observed value in the frame."""
+    firsts = closes_wide.apply(lambda s: s.dropna().iloc[0] if s.notna().any() else np.nan)
+    return closes_wide.div(firsts) * 100.0
+
+
+def resample_ohlc(frame: pd.DataFrame, max_bars: int = MAX_CANDLES) -> tuple[pd.DataFrame, str]:
+    """Daily OHLCV -> weekly or monthly bars when there are more than `max_bars` (label: the period's last day).
+
+    Returns the frame and the bar size shown ("daily", "weekly", "monthly"). Indicator columns keep their
+    value at the last day of each period, so overlays stay on the bars.
+    """
+    if len(frame) <= max_bars:
+        return frame, "daily"
+    for rule, name in (("W-FRI", "weekly"), ("ME", "monthly")):
+        agg = {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
+        agg.update({c: "last" for c in frame.columns if c not in agg})
+        agg["_day"] = "last"
+        out = frame.assign(_day=frame.index).groupby(pd.Grouper(freq=rule)).agg(agg)
+        out = out[out["_day"].notna() & out["close"].notna()]
+        # Label each bar with the last trading day in it (not the calendar period end).
+        out = out.set_index(pd.DatetimeIndex(out.pop("_day"), name=frame.index.name))
+        if len(out) <= max_bars or name == "monthly":
+            return out, name
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def downsample_line(series: pd.Series, n_out: int = MAX_LINE_POINTS) -> pd.Series:
+    """MinMaxLTTB (tsdownsample) to about `n_out` points when longer; NaNs are dropped first."""
+    clean = series.dropna()
+    if len(clean) <= n_out:
+        return clean
+    from tsdownsample import MinMaxLTTBDownsampler
+
+    x = clean.index.asi8 if isinstance(clean.index, pd.DatetimeIndex) else np.arange(len(clean))
+    idx = MinMaxLTTBDownsampler().downsample(x.astype(np.int64), clean.to_numpy(dtype="float64"), n_out=n_out)
+    return clean.iloc[np.sort(idx)]
+
+
+def ticker_frames(
+    bars: pd.DataFrame, tickers: Sequence[str], adjusted: bool, start: date, end: date, chosen: Iterable[str] = ()
+) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """Per ticker: displayed daily prices with indicators, sliced to [start, end], and notes for the user.
+
+    Indicators are computed on the whole stored history first, so the first days of a range are not
+    warm-up NaNs. When unadjusted prices are asked for but a ticker's source stores adjusted prices only,
+    the adjusted ones are used and `notes[ticker]` says so.
+    """
+    chosen = tuple(chosen)
+    frames: dict[str, pd.DataFrame] = {}
+    notes: dict[str, str] = {}
+    lo, hi = pd.Timestamp(start), pd.Timestamp(end)
+    for symbol in tickers:
+        own = bars[bars["symbol"] == symbol]
+        if own.empty:
+            frames[symbol] = pd.DataFrame()
+            continue
+        use_adjusted = adjusted
+        if not adjusted and not unadjusted_available(own):
+            sources = ", ".join(sorted(own["source"].unique())) if "source" in own else "its source"
+            label = "the bundled sample dataset" if sources == "sample" else sources
+            notes[symbol] = (
+                f"Unadjusted prices are not available for {symbol}: {label} stores split- and dividend-adjusted "
+                "prices only. Showing adjusted prices."
+            )
+            use_adjusted = True
+        full = with_indicators(display_prices(own, use_adjusted), chosen)
+        frames[symbol] = full.loc[lo:hi]
+    return frames, notes
+
+
+def price_basis(adjusted: bool, fallback: Iterable[str] = ()) -> str:
+    """What the prices shown are: adjusted, as traded, or as traded except where only adjusted ones exist."""
+    fallback = sorted(fallback)
+    if adjusted:
+        return "adjusted (splits and dividends)"
+    if fallback:
+        return f"unadjusted (as traded); adjusted for {', '.join(fallback)} (source stores adjusted prices only)"
+    return "unadjusted (as traded)"

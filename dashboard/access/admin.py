@@ -1,0 +1,45 @@
+"""Admin actions as pages call them: on the app's database, by the signed-in admin, each one audited."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from dashboard.access import audit, users
+from store import universe
+from store.db import get_engine
+
+
+def list_users() -> pd.DataFrame:
+    return users.list_users(get_engine())
+
+
+def add_user(username: str, role: str, *, actor: str, client_ip: str | None) -> str:
+    return users.add_user(get_engine(), username, role, actor=actor, client_ip=client_ip)
+
+
+def reset_password(username: str, *, actor: str, client_ip: str | None) -> str:
+    return users.reset_password(get_engine(), username, actor=actor, client_ip=client_ip)
+
+
+def set_active(username: str, active: bool, *, actor: str, client_ip: str | None) -> None:
+    users.set_active(get_engine(), username, active, actor=actor, client_ip=client_ip)
+
+
+def set_role(username: str, role: str, *, actor: str, client_ip: str | None) -> None:
+    users.set_role(get_engine(), username, role, actor=actor, client_ip=client_ip)
+
+
+def audit_entries(action: str | None = None, username: str | None = None, limit: int = 500) -> pd.DataFrame:
+    return audit.recent(get_engine(), limit=limit, action=action, username=username)
+
+
+def add_series(raw_id: str, *, actor: str, client_ip: str | None) -> universe.AddSeriesResult:
+    """Put a FRED id in the macro universe (the shared id rule applies: ValueError with the reason)."""
+    engine = get_engine()
+    result = universe.add_series(engine, raw_id)
+    if result.status != "exists":
+        with engine.begin() as conn:
+            audit.write(
+                conn, "admin_add_series", username=actor, client_ip=client_ip, details={"series": result.series_id}
+            )
+    return result

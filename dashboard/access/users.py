@@ -1,0 +1,220 @@
+"""User administration for the admin page and the CLI: `python -m dashboard.users add|reset|disable|enable|list`."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import re
+import secrets
+import sys
+
+import pandas as pd
+import sqlalchemy as sa
+
+from dashboard.access import audit, sessions
+from dashboard.access.auth import hash_password
+from store import tables
+from store.db import DatabaseUnavailable, prepare_database, reset_engine
+from store.logs import setup_logging
+
+ROLES = ("viewer", "admin")
+USERNAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+MIN_PASSWORD_LENGTH = 10
+
+
+class UserError(ValueError):
+    """A user operation that cannot be done; the message says why, in words for the person who asked."""
+
+
+def validate_username(username: str) -> str:
+    name = (username or "").strip()
+    if not USERNAME_PATTERN.fullmatch(name):
+        raise UserError(
+            "A user name is 1 to 64 characters: letters, digits and . _ @ - (starting with a letter or digit)."
+        )
+    return name
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def _check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    return password
+
+
+def _user(conn: sa.Connection, username: str) -> sa.RowMapping:
+    u = tables.users
+    row = conn.execute(sa.select(u).where(u.c.username == username).with_for_update()).mappings().first()
+    if row is None:
+        raise UserError(f"There is no user named {username!r}.")
+    return row
+
+
+def _other_active_admins(conn: sa.Connection, user_id: int) -> int:
+    u = tables.users
+    return conn.execute(
+        sa.select(sa.func.count()).where(u.c.role == "admin", u.c.active.is_(True), u.c.id != user_id)
+    ).scalar_one()
+
+
+def list_users(engine: sa.Engine) -> pd.DataFrame:
+    u = tables.users
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(u.c.username, u.c.role, u.c.active, u.c.created_at, u.c.last_login_at).order_by(u.c.username)
+        ).mappings()
+        return pd.DataFrame(rows.all(), columns=["username", "role", "active", "created_at", "last_login_at"])
+
+
+def add_user(
+    engine: sa.Engine,
+    username: str,
+    role: str = "viewer",
+    password: str | None = None,
+    *,
+    actor: str | None = None,
+    client_ip: str | None = None,
+) -> str:
+    """Create an active user; returns the password (generated when not given)."""
+    name = validate_username(username)
+    if role not in ROLES:
+        raise UserError(f"The role must be one of: {', '.join(ROLES)}.")
+    password = _check_password(password) if password is not None else generate_password()
+    try:
+        with engine.begin() as conn:
+            conn.execute(tables.users.insert().values(username=name, password_hash=hash_password(password), role=role))
+            audit.write(
+                conn, "admin_add_user", username=actor, client_ip=client_ip, details={"user": name, "role": role}
+            )
+    except sa.exc.IntegrityError:
+        raise UserError(f"A user named {name!r} already exists.") from None
+    return password
+
+
+def reset_password(
+    engine: sa.Engine,
+    username: str,
+    password: str | None = None,
+    *,
+    actor: str | None = None,
+    client_ip: str | None = None,
+) -> str:
+    """Set a new password (generated when not given) and end the user's sessions; returns the password."""
+    password = _check_password(password) if password is not None else generate_password()
+    with engine.begin() as conn:
+        row = _user(conn, username)
+        conn.execute(
+            tables.users.update().where(tables.users.c.id == row["id"]).values(password_hash=hash_password(password))
+        )
+        ended = sessions.delete_user_sessions(conn, row["id"])
+        audit.write(
+            conn,
+            "admin_reset_password",
+            username=actor,
+            client_ip=client_ip,
+            details={"user": row["username"], "sessions_ended": ended},
+        )
+    return password
+
+
+def set_active(
+    engine: sa.Engine, username: str, active: bool, *, actor: str | None = None, client_ip: str | None = None
+) -> None:
+    """Enable or disable a user; disabling ends their sessions. The last active admin cannot be disabled."""
+    with engine.begin() as conn:
+        row = _user(conn, username)
+        if not active and row["role"] == "admin" and row["active"] and not _other_active_admins(conn, row["id"]):
+            raise UserError("This is the last active admin; add or enable another admin first.")
+        conn.execute(tables.users.update().where(tables.users.c.id == row["id"]).values(active=active))
+        ended = 0 if active else sessions.delete_user_sessions(conn, row["id"])
+        audit.write(
+            conn,
+            "admin_enable_user" if active else "admin_disable_user",
+            username=actor,
+            client_ip=client_ip,
+            details={"user": row["username"], "sessions_ended": ended},
+        )
+
+
+def set_role(
+    engine: sa.Engine, username: str, role: str, *, actor: str | None = None, client_ip: str | None = None
+) -> None:
+    """Change a user's role (effective at their next interaction). The last active admin stays an admin."""
+    if role not in ROLES:
+        raise UserError(f"The role must be one of: {', '.join(ROLES)}.")
+    with engine.begin() as conn:
+        row = _user(conn, username)
+        if role != "admin" and row["role"] == "admin" and row["active"] and not _other_active_admins(conn, row["id"]):
+            raise UserError("This is the last active admin; make another user an admin first.")
+        conn.execute(tables.users.update().where(tables.users.c.id == row["id"]).values(role=role))
+        audit.write(
+            conn,
+            "admin_set_role",
+            username=actor,
+            client_ip=client_ip,
+            details={"user": row["username"], "role": role, "was": row["role"]},
+        )
+
+
+def _cli_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"[:64]
+    except (KeyError, OSError):
+        return "cli"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dashboard.users", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    add = sub.add_parser("add", help="create a user and print a generated password")
+    add.add_argument("username")
+    add.add_argument("--role", choices=ROLES, default="viewer")
+    add.add_argument("--prompt", action="store_true", help="type the password instead of generating one")
+    reset = sub.add_parser("reset", help="set a new password (printed) and end the user's sessions")
+    reset.add_argument("username")
+    reset.add_argument("--prompt", action="store_true", help="type the password instead of generating one")
+    for name, text in (("disable", "block a user and end their sessions"), ("enable", "allow a user again")):
+        sub.add_parser(name, help=text).add_argument("username")
+    role = sub.add_parser("role", help="change a user's role")
+    role.add_argument("username")
+    role.add_argument("role", choices=ROLES)
+    sub.add_parser("list", help="list users")
+    args = parser.parse_args(argv)
+    setup_logging()
+    typed = getpass.getpass("New password: ") if getattr(args, "prompt", False) else None
+    actor = _cli_actor()
+    try:
+        engine = prepare_database()
+        if args.command == "list":
+            table = list_users(engine)
+            print(table.to_string(index=False) if not table.empty else "no users")
+        elif args.command == "add":
+            password = add_user(engine, args.username, args.role, typed, actor=actor)
+            print(
+                f"username: {args.username.strip()}\nrole: {args.role}" + ("" if typed else f"\npassword: {password}")
+            )
+        elif args.command == "reset":
+            password = reset_password(engine, args.username, typed, actor=actor)
+            print(f"username: {args.username}" + ("" if typed else f"\npassword: {password}"))
+        elif args.command in ("disable", "enable"):
+            set_active(engine, args.username, args.command == "enable", actor=actor)
+            print(f"{args.username}: {args.command}d")
+        else:
+            set_role(engine, args.username, args.role, actor=actor)
+            print(f"{args.username}: role {args.role}")
+    except DatabaseUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        reset_engine()  # an embedded server started here stops at exit (see ingestion.__main__)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

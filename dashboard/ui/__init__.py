@@ -1,0 +1,1 @@
+"""Streamlit only: cached loaders over reads and analytics, components, figures, formatting, URL state, exports."""

@@ -1,0 +1,268 @@
+"""Plotly figure builders for the market pages: pure functions, DataFrame in, go.Figure out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from analytics.market import INDICATORS, MAX_CANDLES, MAX_LINE_POINTS, MOVING_AVERAGES, downsample_line, resample_ohlc
+
+UP, DOWN = "#26a69a", "#ef5350"
+OVERLAY_COLOURS = {
+    "SMA20": "#1f77b4",
+    "SMA50": "#ff7f0e",
+    "SMA200": "#9467bd",
+    "EMA20": "#17becf",
+    "EMA50": "#bcbd22",
+    "BB": "rgba(120,120,120,0.8)",
+}
+# Charts with many lines (one per ticker) share a point budget: with 20 overlapping lines the eye follows
+# shapes, not single days, and MinMaxLTTB keeps each line's peaks and troughs.
+LINE_POINT_BUDGET = 8000
+MIN_LINE_POINTS = 300
+_LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "hovermode": "x unified", "showlegend": True}
+
+
+def _x(index: pd.Index) -> np.ndarray:
+    # Day-precision datetime64: serialised as "YYYY-MM-DD" (small JSON, no timezone surprises), and cheap for
+    # plotly to copy (an object array of strings is deep-copied element by element, ~10x slower).
+    return pd.DatetimeIndex(index).to_numpy().astype("datetime64[D]")
+
+
+def _line(series: pd.Series, name: str, max_points: int = MAX_LINE_POINTS, **kwargs) -> go.Scatter:
+    s = downsample_line(series, max_points)
+    return go.Scatter(x=_x(s.index), y=s.to_numpy(), name=name, mode="lines", **kwargs)
+
+
+def price_figure(
+    prices: pd.DataFrame,
+    symbol: str,
+    chart: str = "Candlestick",
+    chosen: Sequence[str] = (),
+    actions: pd.DataFrame | None = None,
+    max_bars: int = MAX_CANDLES,
+) -> go.Figure:
+    """Price (candlestick / ohlc / line) with overlays, volume below, then RSI and MACD panels if chosen.
+
+    `prices`: date-indexed open, high, low, close, volume plus indicator columns (market.with_indicators).
+    `actions`: rows (date, action 'split'|'dividend', value) drawn as markers on the price panel.
+    Long ranges are drawn as weekly/monthly bars (market.resample_ohlc); the title says which.
+    """
+    if prices.empty:
+        raise ValueError("no prices to draw")
+    if chart not in ("Candlestick", "OHLC", "Line"):
+        raise ValueError(f"unknown chart type {chart!r}")
+    shown, bar_size = resample_ohlc(prices, max_bars)
+    panels = [p for p in ("RSI", "MACD") if p in chosen]
+    heights = [0.6, 0.15] + [0.2] * len(panels)
+    fig = make_subplots(
+        rows=len(heights),
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.03,
+        row_heights=heights,
+    )
+    x = _x(shown.index)
+    if chart == "Line":
+        fig.add_trace(_line(prices["close"], symbol, line={"width": 1.5}), row=1, col=1)
+    else:
+        trace = go.Candlestick if chart == "Candlestick" else go.Ohlc
+        fig.add_trace(
+            trace(
+                x=x,
+                open=shown["open"].to_numpy(),
+                high=shown["high"].to_numpy(),
+                low=shown["low"].to_numpy(),
+                close=shown["close"].to_numpy(),
+                name=symbol,
+                increasing={"line": {"color": UP}},
+                decreasing={"line": {"color": DOWN}},
+            ),
+            row=1,
+            col=1,
+        )
+    for code in chosen:
+        if code in MOVING_AVERAGES and code in shown:
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=shown[code].to_numpy(),
+                    name=INDICATORS[code],
+                    mode="lines",
+                    line={"width": 1, "color": OVERLAY_COLOURS[code]},
+                ),
+                row=1,
+                col=1,
+            )
+    if "BB" in chosen and "bb_upper" in shown:
+        style = {"width": 1, "color": OVERLAY_COLOURS["BB"], "dash": "dot"}
+        fig.add_trace(go.Scatter(x=x, y=shown["bb_upper"].to_numpy(), name="BB upper", line=style), row=1, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=shown["bb_lower"].to_numpy(),
+                name="BB lower",
+                line=style,
+                fill="tonexty",
+                fillcolor="rgba(150,150,150,0.08)",
+            ),
+            row=1,
+            col=1,
+        )
+    if actions is not None and not actions.empty:
+        _add_action_markers(fig, prices, actions)
+    colours = np.where(shown["close"].to_numpy() >= shown["open"].to_numpy(), UP, DOWN)
+    fig.add_trace(
+        go.Bar(x=x, y=shown["volume"].to_numpy(), name="Volume", marker={"color": colours}, showlegend=False),
+        row=2,
+        col=1,
+    )
+    fig.update_yaxes(title_text="Volume", row=2, col=1)
+    row = 3
+    if "RSI" in panels:
+        fig.add_trace(go.Scatter(x=x, y=shown["rsi"].to_numpy(), name="RSI 14", line={"width": 1}), row=row, col=1)
+        for level in (30, 70):
+            fig.add_hline(y=level, line={"dash": "dot", "width": 1, "color": "grey"}, row=row, col=1)
+        fig.update_yaxes(range=[0, 100], title_text="RSI", row=row, col=1)
+        row += 1
+    if "MACD" in panels:
+        fig.add_trace(go.Bar(x=x, y=shown["macd_hist"].to_numpy(), name="MACD histogram"), row=row, col=1)
+        fig.add_trace(go.Scatter(x=x, y=shown["macd"].to_numpy(), name="MACD", line={"width": 1}), row=row, col=1)
+        fig.add_trace(
+            go.Scatter(x=x, y=shown["macd_signal"].to_numpy(), name="Signal", line={"width": 1}), row=row, col=1
+        )
+        fig.update_yaxes(title_text="MACD", row=row, col=1)
+    suffix = "" if bar_size == "daily" or chart == "Line" else f" · {bar_size} bars ({len(prices)} days)"
+    fig.update_layout(
+        **_LAYOUT,
+        title={"text": f"{symbol}{suffix}", "font": {"size": 14}},
+        height=420 + 160 * len(panels),
+        xaxis_rangeslider_visible=False,
+        meta={"bar_size": "daily" if chart == "Line" else bar_size},
+    )
+    fig.update_xaxes(type="date")
+    return fig
+
+
+def _add_action_markers(fig: go.Figure, prices: pd.DataFrame, actions: pd.DataFrame) -> None:
+    """Splits above the bar's high, dividends below its low; hover says what and how much."""
+    dates = pd.to_datetime(actions["date"])
+    in_view = (dates >= prices.index.min()) & (dates <= prices.index.max())
+    actions, dates = actions[in_view], dates[in_view]
+    if actions.empty:
+        return
+    # The bar on or after the action's date (an ex-date can fall on a non-trading day).
+    pos = np.minimum(prices.index.searchsorted(dates), len(prices) - 1)
+    highs, lows = prices["high"].to_numpy()[pos], prices["low"].to_numpy()[pos]
+    for kind, symbol, colour, y, fmt in (
+        ("split", "triangle-down", "#6a1b9a", highs * 1.04, lambda v: f"Split {v:g}:1"),
+        ("dividend", "triangle-up", "#2e7d32", lows * 0.96, lambda v: f"Dividend {v:.4g}"),
+    ):
+        mask = (actions["action"] == kind).to_numpy()
+        if not mask.any():
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=_x(pd.DatetimeIndex(dates[mask])),
+                y=y[mask],
+                mode="markers",
+                name="Splits" if kind == "split" else "Dividends",
+                marker={"symbol": symbol, "size": 11, "color": colour},
+                text=[fmt(v) for v in actions["value"].to_numpy()[mask]],
+                hovertemplate="%{text}<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
+
+
+def points_per_line(lines: int) -> int:
+    """Points each line may keep when `lines` lines share one chart."""
+    return int(np.clip(LINE_POINT_BUDGET // max(lines, 1), MIN_LINE_POINTS, MAX_LINE_POINTS))
+
+
+def _lines(wide: pd.DataFrame, **style) -> list[go.Scatter]:
+    per_line = points_per_line(wide.shape[1])
+    return [_line(wide[column], str(column), max_points=per_line, **style) for column in wide.columns]
+
+
+def compare_figure(normalised: pd.DataFrame, title: str = "Compared, rebased to 100") -> go.Figure:
+    """One line per column of a date-indexed frame already rebased to 100."""
+    # One Figure(data=[...]) call: adding traces one by one re-validates the figure each time.
+    fig = go.Figure(data=_lines(normalised, line={"width": 1.5}))
+    fig.add_hline(y=100, line={"dash": "dot", "width": 1, "color": "grey"})
+    fig.update_layout(**_LAYOUT, title={"text": title, "font": {"size": 14}}, height=380, yaxis_title="Index (=100)")
+    return fig
+
+
+def lines_figure(wide: pd.DataFrame, title: str, y_title: str, percent: bool = False, height: int = 320) -> go.Figure:
+    """One line per column (e.g. rolling volatility per ticker), downsampled for display."""
+    fig = go.Figure(data=_lines(wide, line={"width": 1.2}))
+    fig.update_layout(**_LAYOUT, title={"text": title, "font": {"size": 14}}, height=height, yaxis_title=y_title)
+    if percent:
+        fig.update_yaxes(tickformat=".0%")
+    return fig
+
+
+def drawdown_figure(drawdowns: pd.DataFrame) -> go.Figure:
+    """Underwater chart: drawdown from the running peak per column (values <= 0), filled to zero for up to 3."""
+    # Overlapping fills of many series turn into a muddle: beyond three, lines only.
+    fill = "tozeroy" if drawdowns.shape[1] <= 3 else "none"
+    fig = go.Figure(data=_lines(drawdowns, line={"width": 1}, fill=fill))
+    fig.update_layout(**_LAYOUT, title={"text": "Drawdown from peak", "font": {"size": 14}}, height=320)
+    fig.update_yaxes(tickformat=".0%")
+    return fig
+
+
+def correlation_heatmap(corr: pd.DataFrame) -> go.Figure:
+    """Correlation matrix as a heatmap on a fixed -1..1 diverging scale, values printed in the cells."""
+    labels = [str(c) for c in corr.columns]
+    values = corr.to_numpy(dtype="float64")
+    fig = go.Figure(
+        go.Heatmap(
+            z=values,
+            x=labels,
+            y=labels,
+            zmin=-1,
+            zmax=1,
+            colorscale="RdBu",
+            reversescale=True,
+            text=np.round(values, 2),
+            texttemplate="%{text}" if len(labels) <= 20 else None,
+            hovertemplate="%{y} / %{x}: %{z:.2f}<extra></extra>",
+        )
+    )
+    size = max(320, min(900, 40 * len(labels) + 120))
+    fig.update_layout(
+        margin=_LAYOUT["margin"],
+        title={"text": "Correlation of daily returns", "font": {"size": 14}},
+        height=size,
+        yaxis={"autorange": "reversed"},
+    )
+    return fig
+
+
+def distribution_figure(returns: pd.Series, var_95: float, cvar_95: float, symbol: str) -> go.Figure:
+    """Histogram of daily returns with the historical 95% VaR and CVaR marked as vertical lines."""
+    values = returns.dropna().to_numpy()
+    fig = go.Figure(go.Histogram(x=values, nbinsx=80, name=f"{symbol} daily returns", marker={"color": "#5c6bc0"}))
+    fig.add_vline(x=var_95, line={"color": DOWN, "width": 2}, annotation_text=f"VaR 95% {var_95:.2%}")
+    fig.add_vline(
+        x=cvar_95,
+        line={"color": DOWN, "width": 2, "dash": "dot"},
+        annotation_text=f"CVaR 95% {cvar_95:.2%}",
+        annotation_position="bottom left",
+    )
+    fig.update_layout(
+        margin=_LAYOUT["margin"],
+        title={"text": f"{symbol}: distribution of daily returns", "font": {"size": 14}},
+        height=320,
+        bargap=0.02,
+        showlegend=False,
+    )
+    fig.update_xaxes(tickformat=".1%")
+    return fig

@@ -1,0 +1,277 @@
+"""Cached loaders for the pages: store reads and analytics behind `st.cache_data`, keyed on the data version.
+
+Every loader takes `version` (the id of the latest finished ingestion run, `data_version()`), so a new run
+invalidates cached results at once; the TTL bounds staleness for anything else, and `max_entries` bounds
+memory. Nothing here is computed that a read or an analytics function does not already define: this module
+only decides what is cached and for how long.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import date
+from typing import TypeVar
+
+import pandas as pd
+import streamlit as st
+
+from analytics import macro, market, risk
+from store import clock
+from store import watchlists as watchlist_store
+from store.db import get_engine
+from store.reads import core, workers
+from store.reads import macro as macro_reads
+from store.reads import market as market_reads
+from store.settings import get_settings
+
+T = TypeVar("T")
+
+TTL = get_settings().cache_ttl_seconds
+# Quotes change minute by minute and are written outside ingestion runs: a short TTL of their own.
+QUOTES_TTL = 15
+SMALL, LARGE = 16, 64  # max_entries: few distinct keys for whole-universe reads, more for per-view ones
+
+
+def read(fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+    """Run a store read on a fresh connection from the process-wide engine."""
+    with get_engine().connect() as conn:
+        return fn(conn, *args, **kwargs)
+
+
+def data_version() -> int:
+    """Id of the latest finished ingestion run (0 when none); cheap, so it is not cached."""
+    return read(core.data_version)
+
+
+# -- core ---------------------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)
+def instruments(version: int) -> pd.DataFrame:
+    return read(core.instruments)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)
+def recent_closes(version: int, days: int = 400) -> pd.DataFrame:
+    return read(core.recent_closes, days)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)
+def freshness(version: int) -> dict:
+    return read(core.freshness).as_dict()
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)
+def coverage(version: int) -> pd.DataFrame:
+    return read(core.coverage)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)
+def ingestion_runs(version: int, limit: int = 50) -> pd.DataFrame:
+    return read(core.ingestion_runs, limit)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)
+def symbol_spans(version: int) -> pd.DataFrame:
+    return read(core.symbol_spans)
+
+
+@st.cache_data(ttl=5, show_spinner=False, max_entries=4)
+def worker_status() -> pd.DataFrame:
+    """Workers seen in the last day, newest beat first (a short TTL: heartbeats are live state)."""
+    states = read(workers.worker_states, get_settings().worker_heartbeat_seconds)
+    rows = [
+        {
+            "worker": w.worker_id,
+            "status": w.status,
+            "current_job": w.current_job,
+            "last_beat_s_ago": round(w.beat_age_seconds),
+            "started_at": w.started_at,
+            # One readable cell instead of a JSON object: "prices 2026-11-25T22:15:00+00:00, quotes ...".
+            "next_runs": ", ".join(f"{job} {at}" for job, at in sorted((w.details.get("next_runs") or {}).items())),
+        }
+        for w in states
+    ]
+    columns = ["worker", "status", "current_job", "last_beat_s_ago", "started_at", "next_runs"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=2)
+def disabled_providers() -> dict[str, str]:
+    """Provider name -> why it is off (a missing API key ...), from the settings; no secret is ever included."""
+    from ingestion.providers.registry import disabled_providers as reasons
+
+    return reasons(get_settings())
+
+
+# -- market -------------------------------------------------------------------------------------------
+
+
+def bars(version: int, symbols: Iterable[str], start: date | None = None, end: date | None = None) -> pd.DataFrame:
+    """Daily bars of `symbols` (validated: ValueError on a malformed symbol or range)."""
+    market_reads.check_dates(start, end)
+    return _bars(version, market_reads.clean_symbols(symbols), start, end)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=LARGE)
+def _bars(version: int, symbols: tuple[str, ...], start: date | None, end: date | None) -> pd.DataFrame:
+    return read(market_reads.bars, symbols, start, end)
+
+
+def adjusted_closes(
+    version: int, symbols: Iterable[str], start: date | None = None, end: date | None = None
+) -> pd.DataFrame:
+    market_reads.check_dates(start, end)
+    return _adjusted_closes(version, market_reads.clean_symbols(symbols), start, end)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=LARGE)
+def _adjusted_closes(version: int, symbols: tuple[str, ...], start: date | None, end: date | None) -> pd.DataFrame:
+    return read(market_reads.adjusted_closes, symbols, start, end)
+
+
+def corporate_actions(
+    version: int, symbols: Iterable[str], start: date | None = None, end: date | None = None
+) -> pd.DataFrame:
+    market_reads.check_dates(start, end)
+    return _corporate_actions(version, market_reads.clean_symbols(symbols), start, end)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=LARGE)
+def _corporate_actions(version: int, symbols: tuple[str, ...], start: date | None, end: date | None) -> pd.DataFrame:
+    return read(market_reads.corporate_actions, symbols, start, end)
+
+
+def latest_quotes(symbols: Iterable[str], since_hours: float = 24.0) -> pd.DataFrame:
+    """The latest intraday quote per symbol within the last `since_hours`."""
+    since = market_reads.quote_window_start(clock.now(), float(since_hours))
+    return _latest_quotes(market_reads.clean_symbols(symbols), since.replace(second=0, microsecond=0))
+
+
+@st.cache_data(ttl=QUOTES_TTL, show_spinner=False, max_entries=SMALL)
+def _latest_quotes(symbols: tuple[str, ...], since) -> pd.DataFrame:  # noqa: ANN001 - a datetime, cache key
+    return read(market_reads.latest_quotes, symbols, since)
+
+
+@st.cache_data(ttl=QUOTES_TTL, show_spinner=False, max_entries=2)
+def quotes_stored() -> bool:
+    return read(market_reads.quotes_stored)
+
+
+def sources(version: int, symbols: Iterable[str]) -> list[str]:
+    return _sources(version, market_reads.clean_symbols(symbols))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=LARGE)
+def _sources(version: int, symbols: tuple[str, ...]) -> list[str]:
+    return read(market_reads.sources, symbols)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=32)
+def ticker_frames(
+    version: int, tickers: tuple[str, ...], adjusted: bool, start: date, end: date, chosen: tuple[str, ...]
+) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """analytics.market.ticker_frames over the whole stored history of `tickers`."""
+    return market.ticker_frames(bars(version, tickers), tickers, adjusted, start, end, chosen)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=32)
+def risk_tables(
+    version: int, tickers: tuple[str, ...], benchmark: str, start: date, end: date, risk_free: float
+) -> dict[str, pd.DataFrame]:
+    """analytics.risk.risk_report on the adjusted closes of the tickers and the benchmark."""
+    wide = adjusted_closes(version, [*tickers, benchmark], start, end)
+    return risk.risk_report(wide, list(tickers), benchmark, risk_free)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=32)
+def rolling_stats(
+    version: int,
+    kind: str,
+    tickers: tuple[str, ...],
+    benchmark: str,
+    start: date,
+    end: date,
+    window: int,
+    risk_free: float,
+) -> pd.DataFrame:
+    wide = adjusted_closes(version, [*tickers, benchmark], start, end)
+    return risk.rolling_table(kind, wide, list(tickers), benchmark, window, risk_free)
+
+
+# -- macro --------------------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)
+def series_catalog(version: int) -> pd.DataFrame:
+    return read(macro_reads.series_catalog)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=LARGE)
+def observations(version: int, series_id: str, start: date | None = None, end: date | None = None) -> pd.Series:
+    return read(macro_reads.observations, series_id, start, end)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)
+def yields(version: int, start: date | None = None) -> pd.DataFrame:
+    """Every stored constant-maturity Treasury series (DGS1MO ... DGS30) as columns, by date."""
+    return read(macro_reads.wide_observations, list(macro.TENOR_SERIES), start)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)
+def closes(version: int, symbol: str) -> pd.Series:
+    return read(macro_reads.closes, symbol)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=LARGE)
+def chart_series(
+    version: int,
+    series_id: str,
+    units: str,
+    start: date,
+    end: date,
+    frequency: str | None = None,
+    how: str = "avg",
+    stored_frequency: str | None = None,
+) -> tuple[pd.Series, list[str]]:
+    """analytics.macro.chart_series on the stored values from CHART_LOOKBACK before `start`."""
+    raw = observations(version, series_id, (pd.Timestamp(start) - macro.CHART_LOOKBACK).date(), end)
+    return macro.chart_series(raw, series_id, units, start, end, frequency, how, stored_frequency)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)
+def yield_curves(version: int, months_back: tuple[int, ...] = (0, 6, 12)) -> pd.DataFrame:
+    return macro.yield_curves(yields(version), months_back)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)
+def spreads(version: int, start: date | None = None) -> dict[str, pd.Series]:
+    return macro.spreads(observations(version, "T10Y2Y", start), yields(version, start))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)
+def macro_beta(version: int, symbol: str, series_id: str, window: int) -> pd.DataFrame:
+    """Rolling correlation and beta of `symbol`'s daily returns on daily changes of `series_id`."""
+    return macro.rolling_macro_beta(closes(version, symbol), observations(version, series_id), window)
+
+
+# -- watchlists (per-user state: not cached, they change on a click) ----------------------------------
+
+
+def watchlists(username: str | None) -> list[watchlist_store.Watchlist]:
+    return watchlist_store.lists_for(get_engine(), username)
+
+
+def save_watchlist(
+    username: str, name: str, symbols: Iterable[str], known: Iterable[str] | None = None
+) -> watchlist_store.Watchlist:
+    return watchlist_store.save(get_engine(), username, name, symbols, known)
+
+
+def delete_watchlist(username: str, name: str) -> bool:
+    return watchlist_store.delete(get_engine(), username, name)
+
+
+def clear_all() -> None:
+    """Drop every cached result (tests; after an admin change that data_version does not see)."""
+    st.cache_data.clear()

@@ -1,0 +1,144 @@
+"""Process start-up: database (embedded or DATABASE_URL), migrations, first sample load, login bootstrap.
+
+Runs in a background thread so the web server answers at once: pages show progress or the database
+error (naming the host, never the password) while it keeps retrying, and /healthz says 503 until ready.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from dashboard.access.auth import ensure_login_credentials
+from ingestion.sample import load_sample
+from store import clock
+from store.db import DatabaseUnavailable, describe_url, get_engine, migrate, reset_engine, wait_for_database
+from store.embedded import stop_embedded
+from store.logs import setup_logging
+from store.reads.core import database_is_empty
+from store.settings import ConfigError, get_settings
+
+log = logging.getLogger(__name__)
+
+RETRY_SECONDS = 5.0
+
+
+@dataclass
+class StartupState:
+    phase: str = "not started"  # not started | starting | ready | error
+    message: str = ""
+    database: str = ""
+    attempts: int = 0
+    ready_at: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ready(self) -> bool:
+        return self.phase == "ready"
+
+
+_state = StartupState()
+_lock = threading.Lock()
+_thread: threading.Thread | None = None
+_stop = threading.Event()
+
+
+def state() -> StartupState:
+    return _state
+
+
+def configure() -> None:
+    """Logging, and the production refusals; raises ConfigError with the reason."""
+    settings = get_settings()
+    setup_logging(settings)
+    settings.check_production()
+
+
+def _set(phase: str, message: str) -> None:
+    _state.phase, _state.message = phase, message
+
+
+def _database_is_empty(engine) -> bool:  # noqa: ANN001
+    with engine.connect() as conn:
+        return database_is_empty(conn)
+
+
+def run_startup() -> None:
+    """One attempt at everything start-up needs; raises on failure."""
+    settings = get_settings()
+    t0 = time.perf_counter()
+    _set("starting", "Starting the embedded database" if settings.uses_embedded_database else "Connecting")
+    engine = get_engine()
+    _state.database = describe_url(engine.url)
+    _set("starting", f"Waiting for the database at {_state.database}")
+    wait_for_database(engine, attempts=3)
+    _state.timings["database"] = time.perf_counter() - t0
+    _set("starting", "Applying migrations")
+    migrate(engine)
+    _state.timings["migrations"] = time.perf_counter() - t0
+    if settings.load_sample_on_empty and _database_is_empty(engine):
+        _set("starting", "Loading the bundled sample data (first start)")
+        load_sample(engine, settings.sample_data_dir)
+        _state.timings["sample_load"] = time.perf_counter() - t0
+    ensure_login_credentials(engine, settings)
+    _state.ready_at = clock.epoch_seconds()
+    _set("ready", "")
+    log.info("ready in %.2fs (%s)", time.perf_counter() - t0, _state.database)
+
+
+def _run_until_ready() -> None:
+    while not _stop.is_set():
+        _state.attempts += 1
+        try:
+            run_startup()
+            return
+        except ConfigError as exc:
+            _set("error", str(exc))
+            log.error("%s", exc)
+            return
+        except DatabaseUnavailable as exc:
+            _set("error", f"{exc}. Retrying every {RETRY_SECONDS:.0f} s.")
+            log.error("start-up attempt %d: %s", _state.attempts, exc)
+        except Exception as exc:  # noqa: BLE001 - keep retrying; the page and /healthz show why
+            _set("error", f"Start-up failed: {exc}. Retrying every {RETRY_SECONDS:.0f} s.")
+            log.exception("start-up attempt %d failed", _state.attempts)
+            reset_engine()
+        _stop.wait(RETRY_SECONDS)
+
+
+def ensure_started() -> StartupState:
+    """Start the start-up thread once per process; returns the current state."""
+    global _thread
+    with _lock:
+        if _thread is None and not _state.ready:
+            _stop.clear()
+            _thread = threading.Thread(target=_run_until_ready, name="startup", daemon=True)
+            _thread.start()
+    return _state
+
+
+def wait_until_ready(timeout: float) -> StartupState:
+    ensure_started()
+    if _thread is not None:
+        _thread.join(timeout)
+    return _state
+
+
+def shutdown() -> None:
+    _stop.set()
+    reset_engine()
+    stop_embedded()
+
+
+def reset() -> None:
+    """Forget start-up (tests, and an app that reconnects from scratch): the next ensure_started() runs it again."""
+    global _thread, _state
+    _stop.set()
+    if _thread is not None:
+        _thread.join(timeout=5)
+    with _lock:
+        _thread = None
+        _state = StartupState()
+        _stop.clear()

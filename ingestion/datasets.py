@@ -1,0 +1,140 @@
+"""One declaration per dataset: its record columns, table, item key, provider fetcher and validator.
+
+Adding a dataset is one `Dataset(...)` here (plus the provider methods that fetch it); the writer reads the
+conflict keys from the table's primary key, and jobs name datasets by these declarations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+import sqlalchemy as sa
+
+from ingestion import validate as checks
+from ingestion.validate import Validated
+from store import tables
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """How one kind of standard record is fetched, checked and stored."""
+
+    name: str  # also the table's name
+    table: sa.Table
+    key: str  # the item column: symbol or series_id
+    columns: list[str]  # the standard record every provider returns (see providers/base.py)
+    fetch: str  # the Provider method
+    ranged: bool  # the fetcher takes a start and an end date
+    validate: Callable[[pd.DataFrame, sa.Engine], Validated]
+
+    @property
+    def conflict_keys(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.table.primary_key.columns)
+
+    def call(self, provider, items: list[str], start: date | None, end: date | None) -> pd.DataFrame:
+        method = getattr(provider, self.fetch)
+        return method(items, start, end) if self.ranged else method(items)
+
+
+def previous_closes(engine: sa.Engine, bars: pd.DataFrame) -> dict[str, float]:
+    """Each symbol's last stored adjusted close before its first date in `bars` (for the jump check)."""
+    if bars.empty:
+        return {}
+    firsts = bars.groupby("symbol")["date"].min()
+    t = tables.daily_bars
+    lookup = sa.values(sa.column("symbol", sa.String), sa.column("first", sa.Date), name="firsts").data(
+        list(zip(firsts.index, firsts.to_numpy(), strict=True))
+    )
+    ranked = (
+        sa.select(
+            t.c.symbol,
+            t.c.adj_close,
+            sa.func.row_number().over(partition_by=t.c.symbol, order_by=t.c.date.desc()).label("rank"),
+        )
+        .join(lookup, sa.and_(t.c.symbol == lookup.c.symbol, t.c.date < lookup.c.first))
+        .subquery()
+    )
+    query = sa.select(ranked.c.symbol, ranked.c.adj_close).where(ranked.c.rank == 1)
+    with engine.connect() as conn:
+        return {row.symbol: row.adj_close for row in conn.execute(query)}
+
+
+DAILY_BARS = Dataset(
+    "daily_bars",
+    tables.daily_bars,
+    "symbol",
+    ["symbol", "date", "open", "high", "low", "close", "adj_close", "volume"],
+    "daily_bars",
+    True,
+    lambda frame, engine: checks.validate_daily_bars(frame, previous_closes(engine, frame)),
+)
+INTRADAY_QUOTES = Dataset(
+    "intraday_quotes",
+    tables.intraday_quotes,
+    "symbol",
+    ["symbol", "ts", "price", "volume"],  # ts: tz-aware UTC timestamp
+    "intraday_quotes",
+    False,
+    lambda frame, engine: checks.validate_intraday_quotes(frame),
+)
+MACRO_OBSERVATIONS = Dataset(
+    "macro_observations",
+    tables.macro_observations,
+    "series_id",
+    ["series_id", "date", "value"],
+    "macro_observations",
+    True,
+    lambda frame, engine: checks.validate_macro_observations(frame),
+)
+MACRO_SERIES = Dataset(
+    "macro_series",
+    tables.macro_series,
+    "series_id",
+    ["series_id", "title", "units", "frequency", "seasonal_adjustment", "last_updated"],
+    "series_metadata",
+    False,
+    lambda frame, engine: checks.validate_series_metadata(frame),
+)
+INSTRUMENTS = Dataset(
+    "instruments",
+    tables.instruments,
+    "symbol",
+    ["symbol", "name", "asset_class", "sector", "industry", "currency"],
+    "instruments",
+    False,
+    lambda frame, engine: checks.validate_instruments(frame),
+)
+SHARES_OUTSTANDING = Dataset(
+    "shares_outstanding",
+    tables.shares_outstanding,
+    "symbol",
+    ["symbol", "date", "shares"],
+    "shares_outstanding",
+    True,
+    lambda frame, engine: checks.validate_shares_outstanding(frame),
+)
+CORPORATE_ACTIONS = Dataset(
+    "corporate_actions",
+    tables.corporate_actions,
+    "symbol",
+    ["symbol", "date", "action", "value"],  # action: split | dividend
+    "corporate_actions",
+    True,
+    lambda frame, engine: checks.validate_corporate_actions(frame),
+)
+
+DATASETS: dict[str, Dataset] = {
+    d.name: d
+    for d in (
+        DAILY_BARS,
+        INTRADAY_QUOTES,
+        MACRO_OBSERVATIONS,
+        MACRO_SERIES,
+        INSTRUMENTS,
+        SHARES_OUTSTANDING,
+        CORPORATE_ACTIONS,
+    )
+}

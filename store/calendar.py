@@ -1,0 +1,79 @@
+"""The NYSE trading calendar (exchange_calendars), shared by validation, the schedule and the pages.
+
+One calendar object per process: building it costs a few hundred milliseconds. Holidays, half-days and
+ad hoc closings (national days of mourning) all come from the library.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from functools import lru_cache
+
+import exchange_calendars as xcals
+import pandas as pd
+
+from store import clock
+
+TRADING_CALENDAR = "XNYS"
+CALENDAR_START = "1990-01-01"
+
+
+@lru_cache(maxsize=4)
+def trading_calendar(name: str = TRADING_CALENDAR) -> xcals.ExchangeCalendar:
+    """The exchange calendar from 1990 to a year ahead (built once per process)."""
+    return xcals.get_calendar(name, start=CALENDAR_START)
+
+
+def _minute(at: datetime | None) -> pd.Timestamp:
+    at = at or clock.now()
+    if at.tzinfo is None:
+        raise ValueError("the time must be timezone-aware")
+    return pd.Timestamp(at).tz_convert("UTC").floor("min")
+
+
+def is_market_open(at: datetime | None = None) -> bool:
+    """True during an NYSE regular session (09:30-16:00 New York, shorter on early-close days)."""
+    minute = _minute(at)
+    calendar = trading_calendar()
+    if not (calendar.first_minute <= minute <= calendar.last_minute):
+        return False
+    return bool(calendar.is_open_on_minute(minute))
+
+
+def next_open(at: datetime | None = None) -> datetime:
+    """The next NYSE session open after `at` (UTC)."""
+    return trading_calendar().next_open(_minute(at)).to_pydatetime()
+
+
+def is_session(day: date) -> bool:
+    """Whether `day` is an NYSE session (days outside the calendar's span are not)."""
+    calendar = trading_calendar()
+    stamp = pd.Timestamp(day)
+    if not (calendar.first_session <= stamp <= calendar.last_session):
+        return False
+    return bool(calendar.is_session(stamp))
+
+
+def sessions_between(start: date, end: date) -> pd.DatetimeIndex:
+    """NYSE sessions from `start` to `end` inclusive (clipped to the calendar's span)."""
+    calendar = trading_calendar()
+    first = max(pd.Timestamp(start), calendar.first_session)
+    last = min(pd.Timestamp(end), calendar.last_session)
+    if first > last:
+        return pd.DatetimeIndex([])
+    return calendar.sessions_in_range(first, last)
+
+
+def last_session_on_or_before(day: date) -> date:
+    """The latest NYSE session on or before `day`."""
+    calendar = trading_calendar()
+    stamp = min(pd.Timestamp(day), calendar.last_session)
+    return calendar.date_to_session(stamp, direction="previous").date()
+
+
+def outside_calendar(dates: pd.Series) -> pd.Series:
+    """True where a date is not an NYSE session; dates before the calendar's first session are not judged."""
+    calendar = trading_calendar()
+    stamps = pd.to_datetime(dates, errors="coerce").astype("datetime64[ns]")
+    judged = stamps.notna() & (stamps >= calendar.first_session)
+    return judged & ~stamps.isin(calendar.sessions)

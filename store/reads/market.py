@@ -1,0 +1,128 @@
+"""Market reads: daily bars, adjusted closes, corporate actions, intraday quotes, sources; inputs checked first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
+
+from store import tables
+from store.identifiers import SYMBOL
+
+BAR_COLUMNS = ["date", "symbol", "open", "high", "low", "close", "adj_close", "volume", "source"]
+QUOTE_COLUMNS = ["symbol", "ts", "price", "volume", "source"]
+MAX_SYMBOLS = 600
+
+
+def clean_symbols(symbols: Iterable[str]) -> tuple[str, ...]:
+    """Validated, upper-cased, sorted, de-duplicated symbols (a cache key); ValueError on a malformed one."""
+    if isinstance(symbols, str):
+        raise ValueError(f"expected a list of symbols, got the single string {symbols[:24]!r}")
+    out = set(SYMBOL.validate(list(symbols)))
+    if len(out) > MAX_SYMBOLS:
+        raise ValueError(f"at most {MAX_SYMBOLS} symbols per query, got {len(out)}")
+    return tuple(sorted(out))
+
+
+def check_dates(start: date | None, end: date | None) -> None:
+    """ValueError unless start and end are dates (or None) in order."""
+    for name, value in (("start", start), ("end", end)):
+        if value is not None and (not isinstance(value, date) or isinstance(value, datetime)):
+            raise ValueError(f"{name} must be a date or None, got {type(value).__name__}")
+    if start is not None and end is not None and start > end:
+        raise ValueError(f"start {start} is after end {end}")
+
+
+def _in_range(query: sa.Select, column: sa.ColumnElement, start: date | None, end: date | None) -> sa.Select:
+    if start is not None:
+        query = query.where(column >= start)
+    if end is not None:
+        query = query.where(column <= end)
+    return query
+
+
+def bars(
+    conn: sa.Connection, symbols: Iterable[str], start: date | None = None, end: date | None = None
+) -> pd.DataFrame:
+    """Daily bars (date as datetime64, symbol, OHLC, adj_close, volume, source) by symbol and date, inclusive range."""
+    check_dates(start, end)
+    cleaned = clean_symbols(symbols)
+    if not cleaned:
+        return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "date" else object) for c in BAR_COLUMNS})
+    t = tables.daily_bars
+    query = _in_range(sa.select(*(t.c[c] for c in BAR_COLUMNS)).where(t.c.symbol.in_(cleaned)), t.c.date, start, end)
+    frame = pd.read_sql(query.order_by(t.c.symbol, t.c.date), conn)
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame
+
+
+def adjusted_closes(
+    conn: sa.Connection, symbols: Iterable[str], start: date | None = None, end: date | None = None
+) -> pd.DataFrame:
+    """Adjusted closes, one column per symbol (date index, ascending); NaN where a symbol has no bar."""
+    check_dates(start, end)
+    cleaned = clean_symbols(symbols)
+    t = tables.daily_bars
+    query = _in_range(
+        sa.select(t.c.date, t.c.symbol, t.c.adj_close).where(t.c.symbol.in_(cleaned)), t.c.date, start, end
+    )
+    long = pd.read_sql(query, conn)
+    if long.empty:
+        return pd.DataFrame(index=pd.DatetimeIndex([], name="date"), columns=pd.Index([], name="symbol"), dtype=float)
+    wide = long.pivot(index="date", columns="symbol", values="adj_close").sort_index().astype("float64")
+    wide.index = pd.DatetimeIndex(pd.to_datetime(wide.index), name="date")
+    return wide
+
+
+def corporate_actions(
+    conn: sa.Connection, symbols: Iterable[str], start: date | None = None, end: date | None = None
+) -> pd.DataFrame:
+    """Splits and dividends (symbol, date, action, value, source); split value = new shares per old share."""
+    check_dates(start, end)
+    cleaned = clean_symbols(symbols)
+    t = tables.corporate_actions
+    columns = [t.c.symbol, t.c.date, t.c.action, t.c.value, t.c.source]
+    query = _in_range(sa.select(*columns).where(t.c.symbol.in_(cleaned)), t.c.date, start, end)
+    frame = pd.read_sql(query.order_by(t.c.symbol, t.c.date, t.c.action), conn)
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame
+
+
+def latest_quotes(conn: sa.Connection, symbols: Iterable[str], since: datetime) -> pd.DataFrame:
+    """The latest intraday quote per symbol at or after `since` (symbol, ts, price, volume, source)."""
+    cleaned = clean_symbols(symbols)
+    t = tables.intraday_quotes
+    if not cleaned:
+        return pd.DataFrame(columns=QUOTE_COLUMNS)
+    query = (
+        sa.select(*(t.c[c] for c in QUOTE_COLUMNS))
+        .where(t.c.symbol.in_(cleaned), t.c.ts >= since)
+        .ext(distinct_on(t.c.symbol))
+        .order_by(t.c.symbol, t.c.ts.desc())
+    )
+    return pd.read_sql(query, conn)
+
+
+def quotes_stored(conn: sa.Connection) -> bool:
+    """Whether any intraday quote is stored at all."""
+    return conn.execute(sa.select(sa.exists().select_from(tables.intraday_quotes))).scalar_one()
+
+
+def sources(conn: sa.Connection, symbols: Iterable[str]) -> list[str]:
+    """The distinct sources of the stored bars of `symbols`."""
+    cleaned = clean_symbols(symbols)
+    if not cleaned:
+        return []
+    t = tables.daily_bars
+    query = sa.select(t.c.source).where(t.c.symbol.in_(cleaned)).distinct().order_by(t.c.source)
+    return list(conn.execute(query).scalars())
+
+
+def quote_window_start(now: datetime, hours: float) -> datetime:
+    """The start of a look-back window of `hours` hours (0 < hours <= 336) before `now`."""
+    if not (0 < hours <= 24 * 14):
+        raise ValueError(f"the look-back must be in (0, 336] hours, got {hours!r}")
+    return now - timedelta(hours=hours)

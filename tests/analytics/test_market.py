@@ -1,0 +1,116 @@
+"""Pure market-page helpers: ranges, symbol checks, adjusted/unadjusted prices, exports, URL parameters."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hs
+
+from analytics import market
+from tests.support.market_data import yahoo_bars_and_actions
+
+LAST = date(2026, 6, 25)
+
+
+@pytest.mark.parametrize(
+    ("preset", "start"),
+    [
+        ("1M", date(2026, 5, 25)),
+        ("3M", date(2026, 3, 25)),
+        ("6M", date(2025, 12, 25)),
+        ("YTD", date(2026, 1, 1)),
+        ("1Y", date(2025, 6, 25)),
+        ("5Y", date(2021, 6, 25)),
+        ("Max", date(2019, 1, 2)),
+    ],
+)
+def test_range_presets_count_back_from_the_last_bar(preset, start):
+    assert market.resolve_range(preset, LAST, date(2019, 1, 2)) == (start, LAST)
+
+
+def test_custom_range_and_bad_presets():
+    assert market.resolve_range("Custom", LAST, start=date(2024, 3, 1), end=date(2024, 1, 1)) == (
+        date(2024, 1, 1),
+        date(2024, 3, 1),
+    )
+    with pytest.raises(ValueError, match="start and an end"):
+        market.resolve_range("Custom", LAST)
+    with pytest.raises(ValueError, match="unknown range"):
+        market.resolve_range("2W", LAST)
+    # Month ends: 1M back from 31 March is the last day of February.
+    assert market.resolve_range("1M", date(2024, 3, 31))[0] == date(2024, 2, 29)
+
+
+def test_symbols_are_split_normalised_and_checked_with_suggestions():
+    assert market.split_symbols(" aapl, msft;spy  AAPL ") == ["AAPL", "MSFT", "SPY"]
+    good, unknown = market.check_symbols(["AAPL", "APPL", "MSTF", "QQQQ", "<script>"], ["AAPL", "MSFT", "QQQ"])
+    assert good == ["AAPL"]
+    assert unknown["APPL"] == ["AAPL"] and unknown["MSTF"][0] == "MSFT" and unknown["QQQQ"] == ["QQQ"]
+    assert unknown["<script>"] == []
+    message = market.unknown_message(unknown)
+    assert "Unknown ticker “APPL”. Did you mean AAPL?" in message
+    assert "Unknown ticker “<script>”. No similar symbol is stored." in message
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=hs.text(max_size=200), known=hs.lists(hs.text(min_size=1, max_size=8), max_size=20))
+def test_symbol_checks_never_fail(text, known):
+    wanted = market.split_symbols(text)
+    good, unknown = market.check_symbols(wanted, known)
+    assert set(good) <= set(known) and len(good) + len(unknown) <= len(wanted)
+    assert isinstance(market.unknown_message(unknown), str)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    preset=hs.sampled_from([*market.RANGES, market.CUSTOM]),
+    last=hs.dates(min_value=date(1901, 1, 1)),
+    start=hs.dates(),
+    end=hs.dates(),
+)
+def test_ranges_never_fail_and_are_ordered(preset, last, start, end):
+    lo, hi = market.resolve_range(preset, last, date(1900, 6, 1), start, end)
+    assert lo <= hi
+
+
+def test_adjusted_and_unadjusted_prices_from_a_source_that_keeps_both():
+    bars, _ = yahoo_bars_and_actions()
+    assert market.unadjusted_available(bars)
+    raw = market.display_prices(bars, adjusted=False)
+    adj = market.display_prices(bars, adjusted=True)
+    day = pd.Timestamp("2020-08-31")
+    assert raw.loc[day, "close"] == pytest.approx(129.04, abs=0.005)
+    assert adj.loc[day, "close"] == pytest.approx(125.8267, abs=1e-3)
+    factor = adj.loc[day, "close"] / raw.loc[day, "close"]
+    assert adj.loc[day, ["open", "high", "low"]].to_numpy() == pytest.approx(
+        raw.loc[day, ["open", "high", "low"]].to_numpy() * factor
+    )
+    assert (adj["volume"] == raw["volume"]).all()
+
+
+def test_unadjusted_request_on_an_adjusted_only_source_falls_back_with_a_note():
+    bars, _ = yahoo_bars_and_actions()
+    sample_like = bars.assign(close=bars["adj_close"], source="sample")
+    frames, notes = market.ticker_frames(sample_like, ["AAPL"], False, date(2020, 1, 1), date(2020, 12, 31))
+    assert notes == {
+        "AAPL": "Unadjusted prices are not available for AAPL: the bundled sample dataset stores split- and "
+        "dividend-adjusted prices only. Showing adjusted prices."
+    }
+    assert market.price_basis(False, notes) == (
+        "unadjusted (as traded); adjusted for AAPL (source stores adjusted prices only)"
+    )
+    assert frames["AAPL"]["close"].to_numpy() == pytest.approx(bars["adj_close"].to_numpy())
+    frames, notes = market.ticker_frames(bars, ["AAPL"], False, date(2020, 1, 1), date(2020, 12, 31))
+    assert notes == {} and frames["AAPL"]["close"].to_numpy() == pytest.approx(bars["close"].to_numpy())
+
+
+def test_indicators_are_warm_at_the_start_of_a_range():
+    bars, _ = yahoo_bars_and_actions()
+    frames, _ = market.ticker_frames(bars, ["AAPL"], True, date(2020, 10, 1), date(2020, 11, 6), ["SMA20", "RSI"])
+    shown = frames["AAPL"]
+    assert shown.index[0] == pd.Timestamp("2020-10-01")
+    assert not np.isnan(shown["SMA20"].iloc[0]) and not np.isnan(shown["rsi"].iloc[0])

@@ -1,0 +1,390 @@
+"""Access control through AppTest and the real auth routes: lockout, sessions, roles, admin pages, audit, CLI."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import sqlalchemy as sa
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+from streamlit.testing.v1 import AppTest
+
+from dashboard.access import auth, gate, sessions, users
+from dashboard.web import auth_routes
+from store import clock, tables
+from tests.conftest import ROOT, TEST_PASSWORD
+from tests.support.app import ROUTER, log_in, page, texts
+
+ADMIN_PAGES = (page("admin_users"), page("audit_log"))
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.at = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, **delta: float) -> None:
+        self.at += timedelta(**delta)
+
+
+@pytest.fixture
+def app_db(app_on, empty_database_url):
+    """A fresh, migrated database with the TERMINAL_PASSWORD admin (no sample data: these tests need none)."""
+    return app_on(empty_database_url, LOAD_SAMPLE_ON_EMPTY="false")
+
+
+@pytest.fixture
+def fake_clock(monkeypatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(clock, "now", fake)
+    return fake
+
+
+def fresh() -> AppTest:
+    return AppTest.from_file(ROUTER, default_timeout=30).run()
+
+
+def signed_in(at: AppTest) -> bool:
+    return not at.text_input and any("Signed in as" in c.value for c in at.sidebar.caption)
+
+
+def audit_actions(engine) -> list[tuple[str, str | None]]:
+    a = tables.audit_log
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.select(a.c.action, a.c.username).order_by(a.c.id))]
+
+
+def html_urls(at: AppTest) -> list[str]:
+    return [h.proto.body for h in at.get("html")]
+
+
+def test_wrong_password_and_unknown_user_get_the_same_generic_message(app_db, fake_clock):
+    at = log_in(fresh(), password="not-the-password")
+    assert [e.value for e in at.error] == ["Invalid username or password."] and not signed_in(at)
+    at = log_in(at, username="nobody", password=TEST_PASSWORD)
+    assert [e.value for e in at.error] == ["Invalid username or password."] and not signed_in(at)
+    assert audit_actions(app_db) == [("login_failed", "admin"), ("login_failed", "nobody")]
+
+
+def test_five_failures_lock_the_user_name_for_fifteen_minutes(app_db, fake_clock):
+    at = fresh()
+    for _ in range(5):
+        at = log_in(at, password="wrong-password")
+        assert [e.value for e in at.error] == ["Invalid username or password."]
+        fake_clock.advance(seconds=10)
+    at = log_in(at)  # the right password, but locked
+    assert not signed_in(at)
+    assert [e.value for e in at.error] == ["Too many failed sign-in attempts. Try again in 15 minutes."]
+    fake_clock.advance(minutes=14)
+    at = log_in(at)
+    assert not signed_in(at) and "Try again in 1 minute." in at.error[0].value
+    fake_clock.advance(minutes=1, seconds=1)  # 15 minutes after the fifth failure
+    at = log_in(at)
+    assert signed_in(at), texts(at)
+    actions = [a for a, _ in audit_actions(app_db)]
+    assert actions == ["login_failed"] * 5 + ["lockout", "lockout", "lockout", "login_ok"]
+    with app_db.connect() as conn:  # refused attempts are not password checks and do not extend the lockout
+        assert conn.execute(sa.select(sa.func.count()).select_from(tables.login_attempts)).scalar_one() == 6
+
+
+def test_a_locked_name_is_refused_even_for_a_user_that_does_not_exist(app_db, fake_clock):
+    at = fresh()
+    for _ in range(5):
+        at = log_in(at, username="ghost", password="guess-guess")
+    at = log_in(at, username="ghost", password="guess-again")
+    assert "Too many failed sign-in attempts" in at.error[0].value
+    at = log_in(at)  # another name from an unknown (local test) address is unaffected
+    assert signed_in(at)
+
+
+def test_five_failures_from_one_address_lock_that_address(app_db, fake_clock, monkeypatch):
+    address = {"ip": "203.0.113.7"}
+    monkeypatch.setattr(gate, "client_ip", lambda: address["ip"])
+    at = fresh()
+    for name in ("ann", "bob", "cat", "dan", "eve"):  # five different names: only the address links them
+        at = log_in(at, username=name, password="wrong-password")
+    at = log_in(at)
+    assert not signed_in(at) and "Too many failed sign-in attempts" in at.error[0].value
+    address["ip"] = "198.51.100.9"
+    at = log_in(at)
+    assert signed_in(at)
+    with app_db.connect() as conn:
+        ips = conn.execute(sa.select(tables.audit_log.c.client_ip).distinct()).scalars().all()
+    assert set(ips) == {"203.0.113.7", "198.51.100.9"}
+
+
+def test_a_successful_login_resets_the_count_for_the_name(app_db, fake_clock):
+    for _ in range(4):
+        log_in(fresh(), password="wrong-password")
+    assert signed_in(log_in(fresh()))
+    at = fresh()
+    for _ in range(4):
+        at = log_in(at, password="wrong-password")
+    assert signed_in(log_in(at))
+
+
+def test_login_creates_a_server_side_session_and_hands_it_to_the_browser(app_db, fake_clock):
+    at = log_in(fresh())
+    assert signed_in(at)
+    token = at.session_state[gate.TOKEN_KEY]
+    with app_db.connect() as conn:
+        row = conn.execute(sa.select(tables.user_sessions)).mappings().one()
+    assert row["token_hash"] == sessions.token_hash(token) and token not in row["token_hash"]
+    assert row["expires_at"] == fake_clock.at + timedelta(hours=12)
+    # The page tells the browser to visit /auth/session with a signed one-time code, from which it gets the cookie.
+    [script] = html_urls(at)
+    assert "window.location.replace(" in script and '"/auth/session?code=' in script
+    code = parse_qs(urlsplit(script.split('"')[1]).query)["code"][0]
+    assert sessions.read_handoff_code(code) == (token, "")
+    assert html_urls(at.run()) == []  # sent once
+
+
+def test_a_session_expires_after_the_configured_hours(app_db, fake_clock):
+    at = log_in(fresh())
+    fake_clock.advance(hours=11, minutes=59)
+    assert signed_in(at.run())
+    fake_clock.advance(minutes=2)
+    at.run()
+    assert [t.label for t in at.text_input] == ["Username", "Password"]
+
+
+def test_logout_deletes_the_session_and_clears_the_cookie(app_db, fake_clock):
+    at = log_in(fresh())
+    token = at.session_state[gate.TOKEN_KEY]
+    [sign_out] = [b for b in at.sidebar.button if b.label == "Sign out"]
+    at = sign_out.click().run()
+    assert [t.label for t in at.text_input] == ["Username", "Password"]
+    assert sessions.lookup(app_db, token) is None
+    with app_db.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(tables.user_sessions)).scalar_one() == 0
+    [script] = html_urls(at)
+    assert '"/auth/logout?code=' in script
+    assert ("logout", "admin") in audit_actions(app_db)
+
+
+def test_disabling_a_user_ends_their_open_sessions(app_db, fake_clock):
+    users.add_user(app_db, "vera", "viewer", "vera-password-1")
+    at = log_in(fresh(), "vera", "vera-password-1")
+    assert signed_in(at)
+    users.set_active(app_db, "vera", False, actor="admin")
+    at.run()
+    assert [t.label for t in at.text_input] == ["Username", "Password"]
+    assert not signed_in(log_in(at, "vera", "vera-password-1"))
+
+
+def test_viewer_sees_no_admin_pages_and_cannot_open_them(app_db, fake_clock):
+    users.add_user(app_db, "vera", "viewer", "vera-password-1")
+    at = log_in(fresh(), "vera", "vera-password-1")
+    assert signed_in(at)
+    for admin_page in ADMIN_PAGES:
+        with pytest.raises(ValueError, match="not a registered page|registered"):
+            at.switch_page(admin_page)
+    # An admin in the same app can open both.
+    admin = log_in(fresh())
+    for admin_page in ADMIN_PAGES:
+        admin.switch_page(admin_page).run()
+        assert not admin.exception and not admin.error
+
+
+@pytest.mark.parametrize("page", ["admin_users.py", "audit_log.py"])
+def test_admin_page_files_refuse_a_viewer_when_run_directly(app_db, fake_clock, page):
+    users.add_user(app_db, "vera", "viewer", "vera-password-1")
+    at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=30).run()
+    assert [t.label for t in at.text_input] == ["Username", "Password"]
+    at = log_in(at, "vera", "vera-password-1")
+    assert not at.exception
+    assert [e.value for e in at.error] == ["This page is for administrators only."]
+    assert len(at.dataframe) == 0 and not at.title
+
+
+def test_admin_adds_disables_and_resets_users_from_the_page(app_db, fake_clock):
+    at = log_in(fresh())
+    at.switch_page(page("admin_users")).run()
+    assert not at.exception and at.title[0].value == "Users"
+    at.text_input(key="admin_new_username").input("wendy")
+    at = [b for b in at.button if b.label == "Add user"][0].click().run()
+    assert not at.exception
+    assert at.success[0].value == "Added wendy (viewer)."
+    wendy_password = at.code[0].value
+    assert set(at.dataframe[0].value["username"]) == {"admin", "wendy"}
+    assert signed_in(log_in(fresh(), "wendy", wendy_password))
+
+    at.selectbox(key="admin_change_username").select("wendy")
+    at.radio(key="admin_change_action").set_value("Reset password")
+    at = [b for b in at.button if b.label == "Apply"][0].click().run()
+    new_password = at.code[0].value
+    assert new_password != wendy_password
+    assert not signed_in(log_in(fresh(), "wendy", wendy_password))
+    assert signed_in(log_in(fresh(), "wendy", new_password))
+
+    at.selectbox(key="admin_change_username").select("wendy")
+    at.radio(key="admin_change_action").set_value("Disable")
+    at = [b for b in at.button if b.label == "Apply"][0].click().run()
+    assert at.success[0].value == "Disable: wendy."
+    table = at.dataframe[0].value.set_index("username")
+    assert not table.loc["wendy", "active"]
+    assert not signed_in(log_in(fresh(), "wendy", new_password))
+
+    # The last active admin cannot lock everyone out of administration.
+    at.selectbox(key="admin_change_username").select("admin")
+    at.radio(key="admin_change_action").set_value("Disable")
+    at = [b for b in at.button if b.label == "Apply"][0].click().run()
+    assert "last active admin" in at.error[0].value
+
+    at.switch_page(page("audit_log")).run()
+    assert not at.exception and at.title[0].value == "Audit log"
+    log = at.dataframe[0].value
+    assert {"admin_add_user", "admin_reset_password", "admin_disable_user", "login_ok"} <= set(log["action"])
+    added = log[log["action"] == "admin_add_user"].iloc[0]
+    assert added["username"] == "admin" and '"user": "wendy"' in added["details"]
+
+
+def test_bad_user_input_gets_a_clear_message(app_db, fake_clock):
+    at = log_in(fresh())
+    at.switch_page(page("admin_users")).run()
+    at.text_input(key="admin_new_username").input("<script>alert(1)</script>")
+    at = [b for b in at.button if b.label == "Add user"][0].click().run()
+    assert not at.exception and "A user name is 1 to 64 characters" in at.error[0].value
+    at.text_input(key="admin_new_username").input("admin")
+    at = [b for b in at.button if b.label == "Add user"][0].click().run()
+    assert at.error[0].value == "A user named 'admin' already exists."
+
+
+# -- the HTTP routes that set and clear the cookie --------------------------------------------------------
+
+
+@pytest.fixture
+def routes_client():
+    return TestClient(Starlette(routes=auth_routes.routes), base_url="http://127.0.0.1")
+
+
+def set_cookie_header(response) -> str:
+    return response.headers.get("set-cookie", "")
+
+
+def test_auth_session_route_sets_a_signed_httponly_lax_cookie_once(app_db, fake_clock, routes_client):
+    user = auth.authenticate(app_db, "admin", TEST_PASSWORD)
+    token = sessions.create_session(app_db, user["id"], None)
+    code = sessions.handoff_code(token, "")
+    response = routes_client.get(
+        "/auth/session", params={"code": code, "next": "/data-status?x=1"}, follow_redirects=False
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/data-status?x=1"
+    header = set_cookie_header(response)
+    assert header.startswith(f"{sessions.COOKIE_NAME}=") and "HttpOnly" in header and "SameSite=lax" in header
+    assert "Secure" not in header  # development over plain http; production adds it (next test)
+    assert "Max-Age=43200" in header
+    cookie = response.cookies[sessions.COOKIE_NAME]
+    new_token = sessions.read_cookie(cookie)
+    assert new_token and new_token != token
+    assert sessions.lookup(app_db, new_token)["username"] == "admin"
+    assert sessions.lookup(app_db, token) is None  # the code's token was rotated away: single use
+    again = routes_client.get("/auth/session", params={"code": code}, follow_redirects=False)
+    assert again.status_code == 303 and "set-cookie" not in again.headers
+    tampered = cookie[:-2] + ("AA" if not cookie.endswith("AA") else "BB")
+    assert sessions.read_cookie(tampered) is None
+
+
+def test_secure_cookie_in_production(app_db, fake_clock, routes_client, monkeypatch):
+    from store.settings import get_settings
+
+    monkeypatch.setenv("APP_ENV", "production")
+    get_settings.cache_clear()
+    user = auth.authenticate(app_db, "admin", TEST_PASSWORD)
+    code = sessions.handoff_code(sessions.create_session(app_db, user["id"], None), "")
+    response = routes_client.get("/auth/session", params={"code": code}, follow_redirects=False)
+    assert "Secure" in set_cookie_header(response) and "HttpOnly" in set_cookie_header(response)
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:x"])
+def test_auth_routes_only_redirect_within_the_site(app_db, routes_client, target):
+    response = routes_client.get("/auth/session", params={"code": "bad", "next": target}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    assert "set-cookie" not in response.headers
+
+
+def test_a_login_code_only_works_in_the_browser_that_signed_in(app_db, fake_clock, routes_client):
+    from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_token_string
+
+    mine, theirs = generate_xsrf_token_string(b"a" * 16), generate_xsrf_token_string(b"b" * 16)
+    user = auth.authenticate(app_db, "admin", TEST_PASSWORD)
+    code = sessions.handoff_code(sessions.create_session(app_db, user["id"], None), sessions.browser_binding(mine))
+    routes_client.cookies.set(gate.XSRF_COOKIE_NAME, theirs)
+    response = routes_client.get("/auth/session", params={"code": code}, follow_redirects=False)
+    assert "set-cookie" not in response.headers
+    # The same browser (same token, a freshly masked cookie value) gets its cookie.
+    routes_client.cookies.set(gate.XSRF_COOKIE_NAME, generate_xsrf_token_string(b"a" * 16))
+    response = routes_client.get("/auth/session", params={"code": code}, follow_redirects=False)
+    assert sessions.COOKIE_NAME in set_cookie_header(response)
+
+
+def test_logout_route_needs_a_valid_code_and_clears_the_cookie(app_db, fake_clock, routes_client):
+    user = auth.authenticate(app_db, "admin", TEST_PASSWORD)
+    token = sessions.create_session(app_db, user["id"], None)
+    refused = routes_client.get("/auth/logout", follow_redirects=False)
+    assert refused.status_code == 303 and "set-cookie" not in refused.headers
+    assert sessions.lookup(app_db, token) is not None
+    response = routes_client.get("/auth/logout", params={"code": sessions.logout_code(token)}, follow_redirects=False)
+    header = set_cookie_header(response)
+    assert header.startswith(f'{sessions.COOKIE_NAME}=""') and "Max-Age=0" in header
+    assert sessions.lookup(app_db, token) is None
+
+
+# -- CLI --------------------------------------------------------------------------------------------------
+
+
+def test_cli_adds_lists_disables_and_resets(app_db, capsys):
+    assert users.main(["add", "carol", "--role", "viewer"]) == 0
+    password = capsys.readouterr().out.split("password: ")[1].split()[0]
+    assert auth.authenticate(app_db, "carol", password)["role"] == "viewer"
+    assert users.main(["add", "carol"]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert users.main(["list"]) == 0
+    listing = capsys.readouterr().out
+    assert "carol" in listing and "admin" in listing and password not in listing
+    assert users.main(["disable", "carol"]) == 0
+    assert auth.authenticate(app_db, "carol", password) is None
+    assert users.main(["enable", "carol"]) == 0
+    assert users.main(["reset", "carol"]) == 0
+    new_password = capsys.readouterr().out.split("password: ")[1].split()[0]
+    assert auth.authenticate(app_db, "carol", password) is None
+    assert auth.authenticate(app_db, "carol", new_password) is not None
+    assert users.main(["disable", "nobody"]) == 1
+    assert "no user named 'nobody'" in capsys.readouterr().err
+    assert users.main(["disable", "admin"]) == 1  # the last active admin
+    actions = [a for a, _ in audit_actions(app_db)]
+    assert actions.count("admin_add_user") == 1 and "admin_disable_user" in actions
+    assert all(u.startswith("cli") for a, u in audit_actions(app_db) if a.startswith("admin_"))
+
+
+def test_recorder_captures_the_user_during_the_run_and_writes_when_called_later(ready_app):
+    """Deferred downloads (Ticker CSV/XLSX) are built outside the script run: the user is captured before."""
+    from store.db import get_engine
+
+    def script() -> None:
+        import streamlit as st
+
+        from dashboard.access import gate
+
+        st.session_state["pending"] = gate.recorder("export", {"page": "ticker", "format": "csv"})
+
+    with get_engine().connect() as conn:
+        admin_id = conn.execute(sa.select(tables.users.c.id).where(tables.users.c.username == "admin")).scalar_one()
+    at = AppTest.from_function(script)
+    at.session_state[gate.TOKEN_KEY] = sessions.create_session(get_engine(), admin_id, None)
+    at.run()
+    assert not at.exception
+    record = at.session_state["pending"]
+    a = tables.audit_log
+    query = sa.select(a.c.username, a.c.details).where(a.c.action == "export", a.c.details["page"].astext == "ticker")
+    with get_engine().connect() as conn:
+        before = len(conn.execute(query).all())
+    record()  # outside any script run, as when the browser requests the file
+    with get_engine().connect() as conn:
+        rows = conn.execute(query).all()
+    assert len(rows) == before + 1
+    assert rows[-1].username == "admin" and rows[-1].details == {"page": "ticker", "format": "csv"}

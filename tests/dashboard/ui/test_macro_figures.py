@@ -1,0 +1,123 @@
+"""Figure builders for the macro desk: axes by units, gaps kept, recession and inversion shading."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics import macro
+from dashboard.ui import macro_figures
+from tests.conftest import ROOT
+
+MACRO = ROOT / "data" / "sample" / "macro"
+
+
+def sample(series_id: str) -> pd.Series:
+    frame = pd.read_csv(MACRO / f"{series_id}.csv", parse_dates=["date"])
+    return frame.set_index("date")["value"].rename(series_id)
+
+
+def plotted(trace) -> np.ndarray:
+    return np.asarray(trace.y, dtype="float64")
+
+
+def test_transformed_units_name_the_axis():
+    assert macro_figures.transformed_units("Percent", "lin") == "Percent"
+    assert macro_figures.transformed_units("Index 1982-1984=100", "pc1") == "Percent Change from Year Ago"
+    assert macro_figures.transformed_units("Index 1982-1984=100", "pch") == "Percent Change"
+    assert macro_figures.transformed_units("Percent", "chg") == "Change, Percent"
+    assert macro_figures.transformed_units("Billions of Dollars", "log") == "Natural Log of Billions of Dollars"
+    with pytest.raises(ValueError, match="unknown units"):
+        macro_figures.transformed_units("Percent", "yoy")
+
+
+def test_recession_periods_from_the_bundled_usrec():
+    periods = macro.recession_periods(sample("USREC"))
+    as_tuples = {(str(r.start.date()), str(r.end.date())) for r in periods.itertuples()}
+    # NBER: Mar 2001-Nov 2001, Jan 2008-Jun 2009, Mar 2020-Apr 2020 (months after the peak through the trough)
+    assert ("2001-04-01", "2001-12-01") in as_tuples
+    assert ("2008-01-01", "2009-07-01") in as_tuples
+    assert ("2020-03-01", "2020-05-01") in as_tuples
+    # Independent count of runs: a run starts at each 0 -> 1 step.
+    flags = sample("USREC").to_numpy()
+    starts = int(((flags[1:] == 1) & (flags[:-1] == 0)).sum()) + int(flags[0] == 1)
+    assert len(periods) == starts
+
+
+def test_recession_periods_empty_and_gap_handling():
+    idx = pd.date_range("2020-01-01", periods=6, freq="MS")
+    assert macro.recession_periods(pd.Series(0.0, index=idx)).empty
+    # A missing month breaks a run: two runs, not one.
+    s = pd.Series([1.0, 1.0, 1.0], index=pd.DatetimeIndex(["2020-01-01", "2020-02-01", "2020-04-01"]))
+    periods = macro.recession_periods(s)
+    assert list(periods["start"]) == [pd.Timestamp("2020-01-01"), pd.Timestamp("2020-04-01")]
+    assert list(periods["end"]) == [pd.Timestamp("2020-03-01"), pd.Timestamp("2020-05-01")]
+
+
+def test_series_figure_puts_other_units_on_a_second_axis_and_keeps_gaps():
+    cpi = sample("CPIAUCSL").loc["2024":"2026"]
+    unrate = sample("UNRATE").loc["2024":"2026"]
+    fig = macro_figures.series_figure(
+        {"CPIAUCSL": cpi, "UNRATE": unrate}, {"CPIAUCSL": "Index 1982-1984=100", "UNRATE": "Percent"}
+    )
+    assert [t.yaxis for t in fig.data] == ["y", "y2"]
+    assert fig.layout.yaxis.title.text == "Index 1982-1984=100"
+    assert fig.layout.yaxis2.title.text == "Percent" and fig.layout.yaxis2.overlaying == "y"
+    y = plotted(fig.data[0])
+    gap = list(pd.DatetimeIndex(fig.data[0].x)).index(pd.Timestamp("2025-10-01"))
+    assert np.isnan(y[gap]) and fig.data[0].connectgaps is False
+    np.testing.assert_array_equal(y, cpi.to_numpy())
+
+
+def test_series_figure_shares_one_axis_for_same_units_and_refuses_a_third():
+    dgs10, dgs2 = sample("DGS10").loc["2024"], sample("DGS2").loc["2024"]
+    fig = macro_figures.series_figure({"DGS10": dgs10, "DGS2": dgs2}, {"DGS10": "Percent", "DGS2": "Percent"})
+    assert [t.yaxis for t in fig.data] == ["y", "y"]
+    assert "yaxis2" not in fig.layout.to_plotly_json()
+    with pytest.raises(ValueError, match="at most 2"):
+        macro_figures.series_figure({"a": dgs10, "b": dgs2, "c": dgs2}, {"a": "x", "b": "y", "c": "z"})
+    with pytest.raises(ValueError, match="no units"):
+        macro_figures.series_figure({"a": dgs10}, {})
+
+
+def test_recessions_are_shaded_only_inside_the_plotted_dates():
+    recessions = macro.recession_periods(sample("USREC"))
+    unrate = sample("UNRATE").loc["2019":"2022"]
+    fig = macro_figures.series_figure({"UNRATE": unrate}, {"UNRATE": "Percent"}, recessions)
+    shapes = [s for s in fig.layout.shapes if s.name == "recession"]
+    assert [(pd.Timestamp(s.x0), pd.Timestamp(s.x1)) for s in shapes] == [
+        (pd.Timestamp("2020-03-01"), pd.Timestamp("2020-05-01"))
+    ]
+    fig = macro_figures.series_figure(
+        {"UNRATE": sample("UNRATE").loc["2021":"2022"]}, {"UNRATE": "Percent"}, recessions
+    )
+    assert not [s for s in fig.layout.shapes if s.name == "recession"]
+
+
+def test_yield_curve_figure_one_trace_per_curve_in_tenor_order():
+    curves = pd.DataFrame({"now": [4.0, 3.5, 4.2], "then": [5.0, 4.5, 4.0]}, index=["3M", "2Y", "10Y"])
+    fig = macro_figures.yield_curve_figure(curves)
+    assert [t.name for t in fig.data] == ["now", "then"]
+    assert list(fig.data[0].x) == ["3M", "2Y", "10Y"]
+    np.testing.assert_array_equal(plotted(fig.data[1]), [5.0, 4.5, 4.0])
+
+
+def test_spread_figure_fills_only_the_inverted_stretches():
+    spread = sample("T10Y2Y").loc["2022"]
+    fig = macro_figures.spread_figure({"10Y-2Y": spread})
+    line, inverted = fig.data
+    np.testing.assert_array_equal(plotted(line), spread.to_numpy())
+    inv = plotted(inverted)
+    assert np.all(inv[~np.isnan(inv)] < 0)
+    assert np.isnan(inv[spread.to_numpy() >= 0]).all() and (~np.isnan(inv)).sum() == (spread < 0).sum()
+    assert inverted.fill == "tozeroy"
+
+
+def test_beta_figure_two_panels():
+    stats = pd.DataFrame(
+        {"correlation": [0.1, -0.2], "beta": [0.01, -0.02]}, index=pd.to_datetime(["2024-01-02", "2024-01-03"])
+    )
+    fig = macro_figures.beta_figure(stats, "SPY", "DGS10")
+    assert [t.name for t in fig.data] == ["correlation", "beta"]
+    assert fig.data[1].yaxis == "y2"
+    with pytest.raises(ValueError, match="beta"):
+        macro_figures.beta_figure(stats[["correlation"]], "SPY", "DGS10")
