@@ -6,10 +6,11 @@ import sys
 from contextlib import asynccontextmanager
 
 import streamlit as st
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from dashboard.web import auth_routes, startup
-from dashboard.web.health import healthz
+from dashboard.web import auth_routes, health, startup
+from dashboard.web.security import SecurityMiddleware
 from ingestion import supervisor
 from store.db import get_engine
 from store.settings import ConfigError
@@ -25,6 +26,7 @@ except ConfigError as exc:
 @asynccontextmanager
 async def lifespan(app: st.App):
     startup.ensure_started()
+    health.monitor.start()  # /healthz answers from the status this thread keeps fresh
     # The ingestion worker: a supervised child process started once the database is ready (WORKER_ENABLED),
     # on the database the app resolved (the embedded one included).
     supervisor.start_embedded_worker(
@@ -35,7 +37,13 @@ async def lifespan(app: st.App):
     print(f"\n    Market Desk: open http://localhost:{port} in your browser.\n", flush=True)
     yield
     supervisor.stop_embedded_worker()  # before the database goes away
+    health.monitor.stop()
     startup.shutdown()
 
 
-app = st.App("dashboard/web/router.py", routes=[Route("/healthz", healthz), *auth_routes.routes], lifespan=lifespan)
+app = st.App(
+    "dashboard/web/router.py",
+    routes=[Route("/healthz", health.healthz), *auth_routes.routes],
+    lifespan=lifespan,
+    middleware=[Middleware(SecurityMiddleware)],
+)

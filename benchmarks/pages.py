@@ -77,11 +77,11 @@ def main() -> int:
             DATABASE_URL=admin_url.set(database=name).render_as_string(hide_password=False),
             TERMINAL_PASSWORD=PASSWORD,
         )
-        from dashboard import startup
+        from dashboard.web import startup
 
         startup.run_startup()  # migrations + sample load + admin user, as the app does at start
 
-        router = str(ROOT / "dashboard" / "router.py")
+        router = str(ROOT / "dashboard" / "web" / "router.py")
 
         def session(page: str | None = None, params: dict | None = None) -> AppTest:
             at = AppTest.from_file(router, default_timeout=60).run()
@@ -97,8 +97,8 @@ def main() -> int:
 
         empty = AppTest.from_string("import streamlit as st\nst.write('hello')", default_timeout=60)
         overview = session()
-        ticker = session("../pages/ticker.py", {"t": FIVE, "range": "Max", "ind": ["SMA50", "BB", "RSI", "MACD"]})
-        risk = session("../pages/risk.py", {"t": TWENTY, "range": "Max"})
+        ticker = session("../../pages/ticker.py", {"t": FIVE, "range": "Max", "ind": ["SMA50", "BB", "RSI", "MACD"]})
+        risk = session("../../pages/risk.py", {"t": TWENTY, "range": "Max"})
         assert len(ticker.get("plotly_chart")) == 2 and len(risk.dataframe[0].value) == 21
         payload = sum(len(c.proto.spec) for c in ticker.get("plotly_chart"))
         risk_payload = sum(len(c.proto.spec) for c in risk.get("plotly_chart"))

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.e2e.server import Server, free_port, get, guarded_env  # noqa: E402
+from tests.support.server import Server, free_port, get, guarded_env  # noqa: E402
 
 GOALS = {"cold": 15.0, "warm": 5.0, "healthz_p95_ms": 100.0}
 

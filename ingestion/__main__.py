@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             from ingestion.sample import load_sample
 
             counts = load_sample(engine, settings.sample_data_dir)
-            print(", ".join(f"{k}: {v}" for k, v in counts.items()))
+            print(", ".join(f"{k}: {v}" for k, v in counts.items()) or "skipped: another process is loading it")
         elif args.command == "status":
             _status(engine, args.json, args.limit)
         elif args.command in ("run", "backfill"):

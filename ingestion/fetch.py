@@ -9,6 +9,7 @@ import pandas as pd
 from ingestion.datasets import Dataset
 from ingestion.planning import Request
 from ingestion.providers.base import NotFound, Provider, ProviderError, failures_of
+from store.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def call_provider(provider: Provider, dataset: Dataset, request: Request) -> tup
         return None, {item: str(exc) or type(exc).__name__ for item in items}
     except Exception as exc:  # noqa: BLE001 - a provider bug or a payload its transform did not expect
         log.exception("%s failed unexpectedly for %s", provider.name, ", ".join(items[:5]))
-        return None, {item: f"unexpected {type(exc).__name__}: {exc}" for item in items}
+        return None, {item: redact(f"unexpected {type(exc).__name__}: {exc}") for item in items}
     if not isinstance(frame, pd.DataFrame):
         return None, {item: f"malformed result (a {type(frame).__name__}, not a table)" for item in items}
     if any(c not in frame.columns for c in dataset.columns):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from store import tables
+from store.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ def _finish(engine: sa.Engine, run: Run, status: str, error: str | None) -> None
                 status=status,
                 finished_at=sa.func.now(),
                 rows_written=run.rows_written,
-                error_summary=(error or None) and error[:2000],
+                error_summary=(error or None) and redact(error)[:2000],
                 details=details or None,
             )
         )

@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from ingestion.datasets import DAILY_BARS, MACRO_OBSERVATIONS
+from ingestion.locks import job_lock
 from ingestion.providers.sample import SampleProvider
-from ingestion.runs import recorded_run
+from ingestion.runs import close_abandoned_runs, recorded_run
 from ingestion.validate import validate_daily_bars, validate_macro_observations
 from ingestion.writer import quarantine, upsert
 from store import tables
@@ -28,8 +29,19 @@ def load_sample(engine: sa.Engine, root: Path) -> dict[str, int]:
     """Load the bundled dataset; all files are parsed first and written in one transaction.
 
     A corrupt file therefore fails the whole load (naming the file and line) and writes nothing.
-    Loading twice leaves the same rows: every write is an upsert on the natural key.
+    Loading twice leaves the same rows: every write is an upsert on the natural key. The load holds the
+    `sample` job lock, so two first starts do not load at once, and a load killed half-way is closed as
+    abandoned by the next one instead of staying `running` for ever. Returns {} when another process is loading.
     """
+    with job_lock(engine, "sample") as lock:
+        if lock is None:
+            log.info("the sample is being loaded by another process; not loading it twice")
+            return {}
+        close_abandoned_runs(engine, "sample")
+        return _load(engine, root)
+
+
+def _load(engine: sa.Engine, root: Path) -> dict[str, int]:
     provider = SampleProvider(root)
     with recorded_run(engine, job="sample", source=provider.name) as run:
         instruments = provider.instruments()

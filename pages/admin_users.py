@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard.access import admin, gate, users
 from dashboard.ui.components import load_or_stop
+from dashboard.ui.text import plain
 
 gate.require_login()
 me = gate.require_role("admin")
@@ -13,7 +14,7 @@ actor = {"actor": me["username"], "client_ip": gate.client_ip()}
 
 
 def _done(message: str, password: str | None = None) -> None:
-    st.success(message)
+    st.success(plain(message))
     if password:
         st.caption("Password (shown once; pass it on privately, it is not stored in readable form):")
         st.code(password, language=None)
@@ -29,7 +30,7 @@ with add_column, st.form("add_user", clear_on_submit=True):
             password = admin.add_user(new_name, new_role, **actor)
             _done(f"Added {new_name.strip()} ({new_role}).", password)
         except users.UserError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
 
 table = load_or_stop("users", admin.list_users)
 ACTIONS = {
@@ -49,7 +50,7 @@ with change_column, st.form("change_user"):
             _done(f"{action}: {name}.", result if action == "Reset password" else None)
             table = admin.list_users()
         except users.UserError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
 
 st.subheader("All users")
 st.dataframe(

@@ -5,6 +5,7 @@ import streamlit as st
 from dashboard.access import gate
 from dashboard.ui import loaders
 from dashboard.ui.components import freshness_line, load_or_stop
+from dashboard.ui.text import plain
 from store.settings import get_settings
 
 gate.require_login()
@@ -59,4 +60,4 @@ if workers.empty:
 else:
     st.dataframe(workers, hide_index=True, width="stretch")
 for provider, reason in loaders.disabled_providers().items():
-    st.caption(f"Provider {provider} is disabled: {reason}.")
+    st.caption(plain(f"Provider {provider} is disabled: {reason}."))

@@ -10,6 +10,7 @@ from analytics.macro import AGGREGATION_FREQUENCIES, TENOR_SERIES, UNITS
 from dashboard.access import admin, gate
 from dashboard.ui import loaders, macro_figures
 from dashboard.ui.components import load_or_stop
+from dashboard.ui.text import plain
 from store import clock
 
 user = gate.require_login()
@@ -26,13 +27,14 @@ def show_metadata(info: dict) -> None:
     updated_text = "not recorded" if updated is None or pd.isna(updated) else f"{pd.Timestamp(updated):%Y-%m-%d %H:%M}"
     first, last = info.get("first_date"), info.get("last_date")
     stored = f"{first:%Y-%m-%d} → {last:%Y-%m-%d}" if first is not None and not pd.isna(first) else "none yet"
+    # Titles and units come from the provider: shown as text, whatever they contain.
     st.markdown(
-        f"**{info['series_id']}** · {info['title']}  \n"
-        f"Units: {info['units'] or 'pending'}  \n"
-        f"Frequency: {info['frequency'] or 'pending'}  \n"
-        f"Seasonal adjustment: {info.get('seasonal_adjustment') or 'not stated'}  \n"
+        f"**{plain(info['series_id'])}** · {plain(info['title'])}  \n"
+        f"Units: {plain(info['units'] or 'pending')}  \n"
+        f"Frequency: {plain(info['frequency'] or 'pending')}  \n"
+        f"Seasonal adjustment: {plain(info.get('seasonal_adjustment') or 'not stated')}  \n"
         f"Last updated: {updated_text}  \n"
-        f"Source: {SOURCE_NAMES.get(info['source'], info['source'])}  \n"
+        f"Source: {plain(SOURCE_NAMES.get(info['source'], info['source']))}  \n"
         f"Stored: {stored}"
     )
 
@@ -57,7 +59,7 @@ with series_tab:
     search = st.text_input("Search stored series by id or title", key="macro_search", placeholder="e.g. treasury")
     found = macro.search_catalog(catalog, search)
     if found.empty:
-        st.info(f"No stored series matches {search.strip()!r}.")
+        st.info(f"No stored series matches {plain(repr(search.strip()))}.")
     else:
         st.dataframe(
             found[["series_id", "title", "units", "frequency", "observations", "first_date", "last_date"]],
@@ -87,9 +89,9 @@ with series_tab:
                         lambda: admin.add_series(new_id, actor=user["username"], client_ip=gate.client_ip()),
                     )
                 except ValueError as exc:
-                    st.error(str(exc))
+                    st.error(plain(exc))
                 else:
-                    (st.info if result.status == "exists" else st.success)(result.message)
+                    (st.info if result.status == "exists" else st.success)(plain(result.message))
                     loaders.series_catalog.clear()
         else:
             st.info("Only an admin can add a series to the universe.")
@@ -128,7 +130,7 @@ with series_tab:
             info = macro.series_info(catalog, series_id)
         except macro.UnknownSeries as exc:
             hint = " Add it under “Add a FRED series to the universe”." if is_admin else ""
-            st.error(f"{exc}{hint}")
+            st.error(f"{plain(exc)}{hint}")
             continue
         try:
             values, notes = load_or_stop(
@@ -138,10 +140,10 @@ with series_tab:
                 ),
             )
         except ValueError as exc:
-            st.warning(f"{series_id} cannot be shown this way: {exc}")
+            st.warning(plain(f"{series_id} cannot be shown this way: {exc}"))
             continue
         for note in notes:
-            st.info(note)
+            st.info(plain(note))
         if values.empty:
             continue
         infos.append(info)
@@ -151,7 +153,7 @@ with series_tab:
     kinds = list(dict.fromkeys(axis_units.values()))
     if len(kinds) > macro_figures.MAX_AXES:
         left_out = [s for s in lines if axis_units[s] not in kinds[: macro_figures.MAX_AXES]]
-        st.warning(f"One chart holds two kinds of units; left out: {', '.join(left_out)}.")
+        st.warning(plain(f"One chart holds two kinds of units; left out: {', '.join(left_out)}."))
         lines = {s: v for s, v in lines.items() if s not in left_out}
         infos = [i for i in infos if i["series_id"] not in left_out]
     if lines:
@@ -164,13 +166,20 @@ with series_tab:
             )
             export = pd.DataFrame(lines)
             export.columns = [f"{s} ({axis_units[s]})" for s in export.columns]
+            record_export = gate.recorder("export", {"page": "macro", "series": list(lines), "units": units_code})
+
+            def macro_csv(frame=export, record=record_export) -> bytes:
+                """Built when clicked, not on every rerun; audited then."""
+                record()
+                return frame.to_csv(index_label="date").encode()
+
             st.download_button(
                 "Download CSV",
-                export.to_csv(index_label="date"),
+                macro_csv,
                 file_name=f"macro_{'_'.join(lines)}_{units_code}.csv",
                 mime="text/csv",
                 key="macro_download",
-                on_click=gate.recorder("export", {"page": "macro", "series": list(lines), "units": units_code}),
+                on_click="ignore",
             )
             if shade and recessions is not None:
                 st.caption("Grey bands: NBER recessions (USREC).")

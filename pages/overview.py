@@ -8,6 +8,7 @@ from analytics.overview import overview_table, quotes_vs_close
 from dashboard.access import gate
 from dashboard.ui import currency, loaders
 from dashboard.ui.components import data_header, load_or_stop
+from dashboard.ui.text import plain
 from store import calendar, clock
 from store.watchlists import MAX_SYMBOLS
 
@@ -63,11 +64,11 @@ with left:
         st.session_state.pop("watchlist_pick", None)
     current = by_name[st.selectbox("List", list(by_name), key="watchlist_pick")]
     whose = "the default list (save one to make it yours)" if current.is_default else f"{user['username']}'s list"
-    st.caption(f"{current.name}: {whose}")
+    st.caption(f"{plain(current.name)}: {whose}")
     watched = [s for s in current.symbols if s in known]
     gone = [s for s in current.symbols if s not in known]
     if gone:
-        st.warning(f"No stored prices for {', '.join(gone)}; they are not shown.")
+        st.warning(plain(f"No stored prices for {', '.join(gone)}; they are not shown."))
     st.dataframe(
         universe.set_index("symbol").loc[watched].reset_index()[COLUMNS],
         hide_index=True,
@@ -83,7 +84,7 @@ with left:
             try:
                 new = loaders.save_watchlist(user["username"], name, symbols, known=known)
             except ValueError as exc:
-                st.error(f"Not saved: {exc}.")
+                st.error(plain(f"Not saved: {exc}."))
             else:
                 st.session_state["watchlist_next"] = new.name
                 st.rerun()

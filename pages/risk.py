@@ -6,6 +6,7 @@ from analytics import market, risk
 from dashboard.access import gate
 from dashboard.ui import figures, loaders
 from dashboard.ui.components import data_header, load_or_stop
+from dashboard.ui.text import plain
 
 user = gate.require_login()
 
@@ -40,7 +41,7 @@ tickers, unknown = market.check_symbols(wanted, spans.index)
 bench_wanted = market.split_symbols(bench_text)[:1] or ["SPY"]
 bench_ok, bench_unknown = market.check_symbols(bench_wanted, spans.index)
 if unknown or bench_unknown:
-    (st.warning if tickers and bench_ok else st.error)(market.unknown_message({**unknown, **bench_unknown}))
+    (st.warning if tickers and bench_ok else st.error)(plain(market.unknown_message({**unknown, **bench_unknown})))
 if not tickers or not bench_ok:
     if not wanted:
         st.info("Enter at least one ticker.")

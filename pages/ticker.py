@@ -10,6 +10,7 @@ from dashboard.access import gate
 from dashboard.ui import currency, exports, figures, loaders, url_state
 from dashboard.ui.components import data_header, load_or_stop
 from dashboard.ui.formatting import format_price, price_columns
+from dashboard.ui.text import plain
 
 gate.require_login()
 
@@ -50,7 +51,7 @@ if len(wanted) > market.MAX_COMPARE:
     wanted = wanted[: market.MAX_COMPARE]
 tickers, unknown = market.check_symbols(wanted, spans.index)
 if unknown:
-    (st.warning if tickers else st.error)(market.unknown_message(unknown))
+    (st.warning if tickers else st.error)(plain(market.unknown_message(unknown)))
 if not tickers:
     if not wanted:
         st.info("Enter at least one ticker, e.g. AAPL or SPY,QQQ.")
@@ -79,7 +80,7 @@ frames, notes = load_or_stop(
     "prices", lambda: loaders.ticker_frames(version, tuple(tickers), adjusted, start, end, tuple(chosen))
 )
 for note in notes.values():
-    st.info(note)
+    st.info(plain(note))
 # Indicators and returns are computed on USD prices; only price levels follow the display currency.
 ccy = currency.selected_currency()
 usd_frames = frames

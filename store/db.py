@@ -48,14 +48,25 @@ def resolve_database_url(settings: Settings | None = None) -> str:
     return start_embedded(settings.embedded_pgdata)
 
 
-def create_db_engine(url: str, *, pool_size: int = 5) -> Engine:
+def create_db_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5, connect_timeout: int = 3) -> Engine:
+    """An engine whose connections cannot hang for ever on a silent network: a connect timeout, and TCP keepalives
+    so a peer that vanished (a dead host, a cut link) is noticed within about 20 s instead of the kernel's hours.
+    A server that is frozen but still reachable still ACKs keepalives: callers that must answer in time (the health
+    check) add a deadline of their own."""
     return sa.create_engine(
         url,
         pool_size=pool_size,
-        max_overflow=5,
+        max_overflow=max_overflow,
         pool_pre_ping=True,
         pool_recycle=1800,
-        connect_args={"connect_timeout": 3, "application_name": "market-desk"},
+        connect_args={
+            "connect_timeout": connect_timeout,
+            "application_name": "market-desk",
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 3,
+            "keepalives_count": 3,
+        },
     )
 
 

@@ -6,8 +6,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from store.redaction import register as register_secrets
+from store.strength import password_problem, secret_problem
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,7 +92,12 @@ class Settings(BaseSettings):
     forwarded_for_hops: int | None = Field(default=None, ge=0, le=10)
 
     cache_ttl_seconds: int = Field(default=300, ge=0)
-    healthz_db_timeout_ms: int = Field(default=80, ge=10)
+    # /healthz (dashboard/web/health.py): a background check every N s with a client-side deadline; 503 after
+    # several failed checks in a row or when the status is older than the limit (Render's own timeout is 5 s).
+    healthz_refresh_seconds: float = Field(default=2.0, gt=0)
+    healthz_check_timeout_seconds: float = Field(default=2.0, gt=0, le=4.5)
+    healthz_max_age_seconds: float = Field(default=15.0, gt=0)
+    healthz_failures_before_503: int = Field(default=3, ge=1)
     db_connect_retries: int = Field(default=30, ge=1)
     log_level: str = "INFO"
 
@@ -122,6 +130,12 @@ class Settings(BaseSettings):
     # Keyless FRED fallback (public graph CSV): observations only, no series metadata.
     fred_graph_enabled: bool = True
     fred_graph_base_url: str = "https://fred.stlouisfed.org"
+
+    @field_validator("app_env", mode="before")
+    @classmethod
+    def _normalise_app_env(cls, value: object) -> object:
+        """APP_ENV=Production or PRODUCTION is production too."""
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -156,21 +170,59 @@ class Settings(BaseSettings):
             return
         problems = []
         secret = self.auth_secret.get_secret_value() if self.auth_secret else ""
-        if len(secret) < 32 or is_placeholder(secret):
+        if not secret or is_placeholder(secret):
             problems.append("AUTH_SECRET must be set to a random value of at least 32 characters (not a placeholder)")
+        elif (weak := secret_problem(secret)) is not None:
+            problems.append(f"AUTH_SECRET {weak}")
         password = self.terminal_password.get_secret_value() if self.terminal_password else ""
         if not password or is_placeholder(password) or password.strip().lower() == self.terminal_user.strip().lower():
             problems.append(
                 "TERMINAL_PASSWORD must be set (not to a placeholder such as 'changeme', nor to the user name)"
             )
-        elif len(password) < 10:
-            problems.append("TERMINAL_PASSWORD must be at least 10 characters long")
+        elif (weak := password_problem(password, [self.terminal_user])) is not None:
+            problems.append(f"TERMINAL_PASSWORD is not strong enough: {weak}")
         if self.database_url is None:
             problems.append("DATABASE_URL must be set (the embedded database is for local development)")
         if problems:
             raise ConfigError("Refusing to start in production: " + "; ".join(problems) + ".")
 
 
+def secret_values(settings: Settings) -> list[str]:
+    """The configured secrets (and the database password), for redaction."""
+    values = [
+        s.get_secret_value()
+        for s in (
+            settings.auth_secret,
+            settings.terminal_password,
+            settings.alphavantage_api_key,
+            settings.fred_api_key,
+        )
+        if s is not None
+    ]
+    if settings.database_url is not None:
+        from sqlalchemy.engine import make_url
+
+        password = make_url(settings.database_url.get_secret_value()).password
+        if password:
+            values.append(str(password))
+    return values
+
+
+def load_settings() -> Settings:
+    """The settings from the environment; ConfigError with one line per bad setting, naming it, never its value."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = "_".join(str(part) for part in error.get("loc", ())).upper() or "a setting"
+            message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+            lines.append(f"{name}: {message}")
+        raise ConfigError("Invalid configuration: " + "; ".join(lines) + ".") from None
+    register_secrets(secret_values(settings))
+    return settings
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

@@ -200,6 +200,19 @@ user_sessions = sa.Table(
     sa.Index("ix_user_sessions_user", "user_id"),
 )
 
+# A fresh sign-in's one-time hand-off to the cookie route: an opaque id (only its sha256 stored), the session it
+# names, and the fingerprint of the XSRF cookie of the browser that signed in (login-CSRF protection).
+login_handoffs = sa.Table(
+    "login_handoffs",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column(
+        "session_hash", sa.String(64), sa.ForeignKey("user_sessions.token_hash", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("binding", sa.String(64), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 login_attempts = sa.Table(
     "login_attempts",
     metadata,

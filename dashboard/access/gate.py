@@ -23,7 +23,6 @@ log = logging.getLogger(__name__)
 # Session state keys: the session token of this browser tab, and a browser navigation still to make.
 TOKEN_KEY = "auth_token"  # noqa: S105 - a session_state key, not a secret
 REDIRECT_KEY = "auth_redirect"
-XSRF_COOKIE_NAME = "_streamlit_xsrf"
 
 
 def client_ip() -> str | None:
@@ -33,6 +32,12 @@ def client_ip() -> str | None:
     if peer is None and headers:
         peer = "127.0.0.1"  # Streamlit hides loopback peers; a real connection exists, so it is local
     return resolve_client_ip(headers.get_all("X-Forwarded-For") if headers else [], peer, trusted_hops(get_settings()))
+
+
+def binding_cookie() -> str | None:
+    """This browser's binding cookie as its websocket sent it (what a login code is bound to)."""
+    value = st.context.cookies.get(sessions.BINDING_COOKIE_NAME)
+    return value if isinstance(value, str) and value else None
 
 
 def _engine() -> sa.Engine:
@@ -95,8 +100,13 @@ def login_form() -> None:
         return
     token = load_or_stop("a new session", lambda: sessions.create_session(engine, signed["id"], ip))
     st.session_state[TOKEN_KEY] = token
-    binding = sessions.browser_binding(st.context.cookies.get(XSRF_COOKIE_NAME))
-    st.session_state[REDIRECT_KEY] = "/auth/session?" + urlencode({"code": sessions.handoff_code(token, binding)})
+    binding = sessions.browser_binding(binding_cookie())
+    if binding:
+        code = load_or_stop("a new session", lambda: sessions.create_handoff(engine, token, binding))
+        st.session_state[REDIRECT_KEY] = "/auth/session?" + urlencode({"code": code})
+    else:
+        # No binding cookie (cookies blocked): no code can be bound to this browser, so none is minted.
+        log.warning("sign-in without a binding cookie: the session lasts for this tab only")
     st.rerun()
 
 

@@ -23,6 +23,9 @@ from store.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 COOKIE_NAME = "md_session"
+# A random per-browser value set on the first HTTP response (dashboard/web/security.py), before any script or
+# websocket runs: what a sign-in code is bound to.
+BINDING_COOKIE_NAME = "md_bind"
 HANDOFF_SECONDS = 60
 LAST_SEEN_EVERY = timedelta(minutes=1)
 _COOKIE_SALT = "market-desk/session-cookie"
@@ -67,21 +70,60 @@ def read_cookie(value: str | None) -> str | None:
     return token if isinstance(token, str) else None
 
 
-def handoff_code(token: str, binding: str) -> str:
-    """A code valid for one minute that lets /auth/session put `token` into this browser's cookie."""
-    return _serializer(_HANDOFF_SALT).dumps([token, binding])
+def create_handoff(engine: sa.Engine, token: str, binding: str) -> str:
+    """A one-minute, single-use code that lets /auth/session put a new token of `token`'s session into the cookie
+    of the browser whose binding fingerprint is `binding`.
+
+    The code carries an opaque random id (signed, so a forged one is refused before any lookup), never the
+    session token; the database keeps only the id's sha256. No binding, no code: a browser without the binding
+    cookie (cookies blocked) stays signed in for its tab only.
+    """
+    if not binding:
+        raise ValueError("a login hand-off needs the browser's binding fingerprint")
+    handoff_id = secrets.token_urlsafe(32)
+    h = tables.login_handoffs
+    with engine.begin() as conn:
+        conn.execute(h.delete().where(h.c.expires_at <= clock.now()))  # housekeeping
+        conn.execute(
+            h.insert().values(
+                id_hash=token_hash(handoff_id),
+                session_hash=token_hash(token),
+                binding=binding,
+                expires_at=clock.now() + timedelta(seconds=HANDOFF_SECONDS),
+            )
+        )
+    return _serializer(_HANDOFF_SALT).dumps(handoff_id)
 
 
-def read_handoff_code(code: str | None) -> tuple[str, str] | None:
+def redeem_handoff(engine: sa.Engine, code: str | None, binding_cookie: str | None) -> tuple[str, datetime] | None:
+    """Use a hand-off code once: (new session token, its expiry) when the code is fresh, unused and presented by
+    the browser that signed in; None otherwise (the code is spent either way, so it cannot be tried twice)."""
     if not code:
         return None
     try:
-        value = _serializer(_HANDOFF_SALT).loads(code, max_age=HANDOFF_SECONDS)
+        handoff_id = _serializer(_HANDOFF_SALT).loads(code, max_age=HANDOFF_SECONDS)
     except BadSignature:
         return None
-    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+    if not isinstance(handoff_id, str):
         return None
-    return value[0], value[1]
+    h = tables.login_handoffs
+    with engine.begin() as conn:
+        row = (
+            conn.execute(
+                h.delete()
+                .where(h.c.id_hash == token_hash(handoff_id), h.c.expires_at > clock.now())
+                .returning(h.c.session_hash, h.c.binding)
+            )
+            .mappings()
+            .first()
+        )
+    if row is None:
+        log.info("auth/session: unknown, used or expired hand-off")
+        return None
+    if not bindings_match(row["binding"], binding_cookie):
+        log.warning("auth/session: hand-off presented by another browser; refused")
+        return None
+    return rotate(engine, digest=row["session_hash"])
 
 
 def logout_code(token: str | None) -> str:
@@ -99,25 +141,21 @@ def read_logout_code(code: str | None) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def browser_binding(xsrf_cookie: str | None) -> str:
-    """A fingerprint of Streamlit's XSRF cookie, so a login code only works in the browser that signed in.
+def browser_binding(binding_cookie: str | None) -> str:
+    """A fingerprint of this browser's binding cookie, so a login code only works in the browser that signed in.
 
     Without it, an attacker could sign in, stop before the redirect and send a victim the link, logging the
-    victim into the attacker's account (login CSRF). Empty when the browser has no XSRF cookie.
+    victim into the attacker's account (login CSRF). Empty when the browser has no binding cookie.
     """
-    if not xsrf_cookie:
+    if not isinstance(binding_cookie, str) or not binding_cookie:
         return ""
-    try:
-        from streamlit.web.server.starlette.starlette_app_utils import decode_xsrf_token_string
-
-        token, _ = decode_xsrf_token_string(xsrf_cookie)
-    except ImportError:  # a future Streamlit moved it: fall back to the raw cookie value
-        token = xsrf_cookie.encode()
-    return hashlib.sha256(token).hexdigest() if token else ""
+    return hashlib.sha256(binding_cookie.encode()).hexdigest()
 
 
-def bindings_match(expected: str, xsrf_cookie: str | None) -> bool:
-    return not expected or hmac.compare_digest(expected, browser_binding(xsrf_cookie))
+def bindings_match(expected: str, binding_cookie: str | None) -> bool:
+    """True only when both sides have a fingerprint and they are equal: no binding, no match."""
+    presented = browser_binding(binding_cookie)
+    return bool(expected) and bool(presented) and hmac.compare_digest(expected, presented)
 
 
 # -- the session rows -----------------------------------------------------------------------------------
@@ -168,15 +206,18 @@ def lookup(engine: sa.Engine, token: str | None) -> dict | None:
     return {"id": row["id"], "username": row["username"], "role": row["role"], "expires_at": row["expires_at"]}
 
 
-def rotate(engine: sa.Engine, token: str) -> tuple[str, datetime] | None:
-    """Replace a live session by a new token with the same owner and expiry (single use of the old one)."""
+def rotate(engine: sa.Engine, token: str | None = None, *, digest: str | None = None) -> tuple[str, datetime] | None:
+    """Replace a live session (by token or by its hash) with a new token, same owner and expiry; single use."""
     s = tables.user_sessions
     now = clock.now()
+    digest = digest or (token_hash(token) if token else None)
+    if not digest:
+        return None
     with engine.begin() as conn:
         old = (
             conn.execute(
                 s.delete()
-                .where(s.c.token_hash == token_hash(token), s.c.expires_at > now)
+                .where(s.c.token_hash == digest, s.c.expires_at > now)
                 .returning(s.c.user_id, s.c.expires_at, s.c.client_ip, s.c.created_at)
             )
             .mappings()

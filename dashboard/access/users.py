@@ -16,10 +16,11 @@ from dashboard.access.auth import hash_password
 from store import tables
 from store.db import DatabaseUnavailable, prepare_database, reset_engine
 from store.logs import setup_logging
+from store.settings import ConfigError
+from store.strength import password_problem
 
 ROLES = ("viewer", "admin")
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
-MIN_PASSWORD_LENGTH = 10
 
 
 class UserError(ValueError):
@@ -39,9 +40,11 @@ def generate_password() -> str:
     return secrets.token_urlsafe(12)
 
 
-def _check_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+def _check_password(password: str, username: str = "") -> str:
+    """The one password rule (store.strength: length and a zxcvbn estimate), with the reason when refused."""
+    problem = password_problem(password, [username])
+    if problem is not None:
+        raise UserError(problem)
     return password
 
 
@@ -82,7 +85,7 @@ def add_user(
     name = validate_username(username)
     if role not in ROLES:
         raise UserError(f"The role must be one of: {', '.join(ROLES)}.")
-    password = _check_password(password) if password is not None else generate_password()
+    password = _check_password(password, name) if password is not None else generate_password()
     try:
         with engine.begin() as conn:
             conn.execute(tables.users.insert().values(username=name, password_hash=hash_password(password), role=role))
@@ -103,7 +106,7 @@ def reset_password(
     client_ip: str | None = None,
 ) -> str:
     """Set a new password (generated when not given) and end the user's sessions; returns the password."""
-    password = _check_password(password) if password is not None else generate_password()
+    password = _check_password(password, username) if password is not None else generate_password()
     with engine.begin() as conn:
         row = _user(conn, username)
         conn.execute(
@@ -183,10 +186,16 @@ def main(argv: list[str] | None = None) -> int:
     role.add_argument("role", choices=ROLES)
     sub.add_parser("list", help="list users")
     args = parser.parse_args(argv)
-    setup_logging()
+    try:
+        setup_logging()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     typed = getpass.getpass("New password: ") if getattr(args, "prompt", False) else None
     actor = _cli_actor()
     try:
+        if typed is not None:
+            _check_password(typed, args.username)  # before the database: a weak password is refused at once
         engine = prepare_database()
         if args.command == "list":
             table = list_users(engine)

@@ -10,6 +10,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 import streamlit as st
 
+from dashboard.ui.text import plain
 from store import clock
 from store.db import DatabaseUnavailable, describe_url, get_engine
 from store.errors import first_line
@@ -30,7 +31,7 @@ def load_or_stop(what: str, loader: Callable[[], T]) -> T:
         except Exception:  # noqa: BLE001 - the message matters more than where exactly
             where = "the configured server"
         log.error("loading %s failed: %s", what, first_line(exc))
-        st.error(f"The database at {where} is not answering, so {what} cannot be shown. Refresh to retry.")
+        st.error(plain(f"The database at {where} is not answering, so {what} cannot be shown. Refresh to retry."))
         st.stop()
     except sa.exc.SQLAlchemyError as exc:
         log.exception("loading %s failed", what)
@@ -56,7 +57,9 @@ def freshness_line(info: dict) -> None:
     if as_of is None:
         st.warning("No price data stored yet. Run `python -m ingestion load-sample` or start an ingestion run.")
         return
-    sources = ", ".join("bundled sample dataset" if s == "sample" else s for s in info.get("sources", [])) or "unknown"
+    sources = plain(
+        ", ".join("bundled sample dataset" if s == "sample" else s for s in info.get("sources", [])) or "unknown"
+    )
     last: datetime | None = info.get("last_success")
     loaded = f" · last successful ingestion {last:%Y-%m-%d %H:%M} UTC" if last else ""
     age = (clock.new_york_today() - as_of).days

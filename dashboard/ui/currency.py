@@ -10,6 +10,7 @@ import streamlit as st
 from analytics import fx
 from analytics.overview import overview_table
 from dashboard.ui import loaders
+from dashboard.ui.text import plain
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def sidebar_picker() -> str:
         raw = st.query_params.get(QUERY_PARAM)
         chosen = _from_url()
         if raw is not None and chosen is None:
-            st.warning(f"Unknown currency {str(raw)[:8]!r} in the link; showing {DEFAULT}.")
+            st.warning(plain(f"Unknown currency {str(raw)[:8]!r} in the link; showing {DEFAULT}."))
         st.session_state[SESSION_KEY] = chosen or DEFAULT
     code = st.selectbox(
         "Display currency",

@@ -11,7 +11,6 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from dashboard.access import sessions
-from dashboard.access.gate import XSRF_COOKIE_NAME
 from store import clock
 from store.db import get_engine
 from store.settings import get_settings
@@ -51,19 +50,15 @@ def _set_cookie(response: Response, value: str, max_age: int) -> None:
 async def session_route(request: Request) -> Response:
     """GET /auth/session?code=…&next=/page: exchange a fresh login's one-time code for the session cookie."""
     target = safe_next(request.query_params.get("next"))
-    handoff = sessions.read_handoff_code(request.query_params.get("code"))
-    if handoff is None:
-        log.info("auth/session: invalid or expired code")
-        return _redirect(target)
-    token, binding = handoff
-    if not sessions.bindings_match(binding, request.cookies.get(XSRF_COOKIE_NAME)):
-        log.warning("auth/session: code presented by another browser; ignored")
-        return _redirect(target)
-    # Rotation makes the code single-use: the token it names stops working, a new one goes in the cookie.
-    rotated = await run_in_threadpool(sessions.rotate, get_engine(), token)
+    # Single use, bound to the browser that signed in: the code names an opaque one-time id, never the token.
+    rotated = await run_in_threadpool(
+        sessions.redeem_handoff,
+        get_engine(),
+        request.query_params.get("code"),
+        request.cookies.get(sessions.BINDING_COOKIE_NAME),
+    )
     response = _redirect(target)
     if rotated is None:
-        log.info("auth/session: code already used or session ended")
         return response
     new_token, expires_at = rotated
     max_age = max(0, int((expires_at - clock.now()).total_seconds()))

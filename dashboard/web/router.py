@@ -13,6 +13,7 @@ import streamlit as st
 
 from dashboard.access import gate
 from dashboard.ui import currency
+from dashboard.ui.text import plain
 from dashboard.web import startup
 
 # (script, title, icon, url path, roles allowed); the first is the default page.
@@ -45,9 +46,9 @@ def startup_screen() -> None:
     state = startup.state()
     st.title("Market Desk")
     if state.phase == "error":
-        st.error(state.message)
+        st.error(plain(state.message))
     else:
-        st.info(f"{state.message or 'Starting'}…")
+        st.info(plain(f"{state.message or 'Starting'}…"))
 
     @st.fragment(run_every=1.0)
     def _poll() -> None:
@@ -76,7 +77,7 @@ navigation = st.navigation(
 )
 with st.sidebar:
     currency.sidebar_picker()
-    st.caption(f"Signed in as **{user['username']}** ({user['role']})")
+    st.caption(f"Signed in as **{plain(user['username'])}** ({user['role']})")
     if st.button("Sign out", icon=":material/logout:"):
         gate.logout()
         st.rerun()

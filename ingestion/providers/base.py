@@ -48,10 +48,18 @@ import pandas as pd
 
 from store import clock
 from store.identifiers import Identifier
+from store.redaction import redact
 
 
 class ProviderError(RuntimeError):
-    """A provider failed; the message says which provider and why."""
+    """A provider failed; the message says which provider and why, with every configured secret masked.
+
+    Redacted here, where provider errors are created, so nothing downstream (run records, pages, CLI lines,
+    logs) can show an API key an upstream echoed back in its error text or a URL.
+    """
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        super().__init__(redact(str(message)), *args)
 
 
 class RateLimited(ProviderError):

@@ -565,3 +565,20 @@ def test_prop_drawdown_non_positive(rets: list[float]) -> None:
     dd = drawdown_series(prices_from(rets))
     assert (dd <= 0).all() and (dd >= -1).all()
     assert dd.iloc[0] == 0.0
+
+
+def test_page_tables_on_an_empty_or_too_short_range_are_empty_not_key_errors():
+    """The API calls these with any range: no data, or too little, is an empty table, never a KeyError."""
+    import pandas as pd
+
+    from analytics.risk import risk_report, rolling_table
+
+    empty = pd.DataFrame(index=pd.DatetimeIndex([], name="date"))
+    report = risk_report(empty, ["AAPL"], "SPY", 0.0)
+    assert all(frame.empty for name, frame in report.items() if name != "prices")
+    two_days = pd.DataFrame({"AAPL": [1.0, 1.1], "SPY": [1.0, 1.01]}, index=pd.date_range("2024-01-02", periods=2))
+    assert risk_report(two_days, ["AAPL"], "SPY")["metrics"].empty
+    for kind in ("volatility", "beta", "sharpe"):
+        assert rolling_table(kind, empty, ["AAPL"], "SPY", 21).empty
+    with pytest.raises(ValueError, match="unknown rolling statistic"):
+        rolling_table("alpha", empty, ["AAPL"], "SPY", 21)

@@ -22,7 +22,7 @@ from tests.support.server import ROOT, Server, get
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "e2e-admin-password-7731"
-SECRET = "e2e-auth-secret-" + "k" * 40
+SECRET = "e2e-auth-secret-Xq7vP2mL9tR4wZ8kN3bF6hJ1cD5gS0aY"  # random-looking: production refuses predictable ones
 
 
 def registered_pages() -> list[tuple[str, str, frozenset[str]]]:
@@ -215,7 +215,7 @@ def test_no_secret_reaches_the_logs_over_a_full_run(secret_database_url, browser
     url, db_password = secret_database_url
     secrets = {
         "TERMINAL_PASSWORD": "log-test-terminal-password-5501",
-        "AUTH_SECRET": "log-test-auth-secret-" + "q" * 32,
+        "AUTH_SECRET": "log-test-auth-secret-Vb8nQ2xR7kL4mP9tW3zF6cH1",
         "FRED_API_KEY": "fredkey0123456789abcdef01234567",
         "ALPHAVANTAGE_API_KEY": "AVKEY9876543210ZZ",
     }

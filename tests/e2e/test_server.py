@@ -148,3 +148,54 @@ def test_production_without_strong_secrets_refuses_to_start(tmp_path):
         srv.stop()
     assert srv.process.returncode != 0
     assert "Refusing to start in production" in srv.output() and "AUTH_SECRET" in srv.output()
+
+
+def postmaster_pid(data_dir: Path) -> int:
+    return int((data_dir / "pgdata" / "postmaster.pid").read_text().splitlines()[0])
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_killed_app_leaves_a_server_the_next_start_adopts_and_stops_at_exit(tmp_path):
+    """kill -9 of the app leaves the embedded postmaster running; the next start adopts it (no second server on
+    the same files) and, being the last process attached, stops it when it exits cleanly."""
+    import signal
+
+    data = tmp_path / "data"
+    first = Server({"DATA_DIR": str(data), "WORKER_ENABLED": "false"}, tmp_path / "first.log")
+    first.wait_for_health(200, timeout=90)
+    orphan = postmaster_pid(data)
+    os.kill(first.process.pid, signal.SIGKILL)  # no exit hooks run
+    first.process.wait(10)
+    first.stop()
+    assert alive(orphan)
+    with Server({"DATA_DIR": str(data), "WORKER_ENABLED": "false"}, tmp_path / "second.log") as second:
+        second.wait_for_health(200, timeout=90)
+        assert postmaster_pid(data) == orphan  # adopted, not restarted
+    deadline = time.monotonic() + 20
+    while alive(orphan) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive(orphan), "the last app to exit did not stop the embedded PostgreSQL"
+    assert "forgot 1 process(es) that died without detaching" in second.output()
+
+
+def test_every_response_carries_security_headers_and_media_needs_a_session(server):
+    import urllib.request
+
+    for path in ("/", "/healthz", "/media/0123456789abcdef0123456789abcdef.csv"):
+        request = urllib.request.Request(server.url + path)  # noqa: S310 - loopback only
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback only
+                status, headers = response.status, response.headers
+        except urllib.error.HTTPError as exc:
+            status, headers = exc.code, exc.headers
+        assert headers["X-Frame-Options"] == "SAMEORIGIN" and headers["X-Content-Type-Options"] == "nosniff"
+        assert "frame-ancestors 'self'" in headers["Content-Security-Policy"]
+        if path.startswith("/media/"):
+            assert status == 403  # no session cookie: no file, whatever its id

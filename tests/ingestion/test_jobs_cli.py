@@ -151,3 +151,33 @@ def test_configuration_precedence_flags_then_environment_then_toml_then_defaults
     other.write_text("quotes_every_minutes = \n")
     with pytest.raises(ConfigFileError, match="other.toml"):
         load_config()
+
+
+def test_an_upstream_that_echoes_the_api_key_leaks_it_nowhere(engine_for, empty_database_url, capsys, httpserver):
+    """The key the upstream echoes back (in its error text and in a URL) is masked where the provider error is
+    created: not in the run record, the per-item reasons, the CLI's lines or the status listing."""
+    from werkzeug import Request, Response
+
+    key = "AVKEY-Secret-7f3a9c21"
+
+    def echo(request: Request) -> Response:
+        body = {"Error Message": f"Invalid API call for {request.url} (key {request.args['apikey']})"}
+        return Response(json.dumps(body), content_type="application/json")
+
+    httpserver.expect_request("/query").respond_with_handler(echo)
+    engine_for(
+        empty_database_url,
+        YFINANCE_ENABLED="false",
+        ALPHAVANTAGE_API_KEY=key,
+        ALPHAVANTAGE_BASE_URL=httpserver.url_for("/").rstrip("/"),
+    )
+    code = main(["run", "--job", "prices", "--symbols", "IBM", "--provider", "alpha_vantage", "--start", "2024-01-02"])
+    printed = capsys.readouterr()
+    assert code == 1 and "failed IBM" in printed.out
+    assert main(["status", "--json"]) == 0
+    listed = capsys.readouterr().out
+    everything = printed.out + printed.err + listed
+    assert key not in everything and "apikey=***" in printed.out
+    with engine_for(empty_database_url).connect() as conn:
+        stored = json.dumps([list(r) for r in conn.execute(sa.select(tables.ingestion_runs)).all()], default=str)
+    assert key not in stored and "Invalid API call" in stored

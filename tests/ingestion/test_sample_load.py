@@ -131,3 +131,34 @@ def test_unknown_symbol_is_not_found():
 def database_is_empty(engine) -> bool:
     with engine.connect() as conn:
         return core.database_is_empty(conn)
+
+
+def test_a_killed_sample_load_is_closed_as_abandoned_by_the_next_one(make_migrated_database):
+    """A load that died half-way (its process killed) leaves a `running` row; the next load closes it."""
+    import sqlalchemy as sa
+
+    from store import tables
+    from store.db import create_db_engine
+
+    engine = create_db_engine(make_migrated_database())
+    runs = tables.ingestion_runs
+    with engine.begin() as conn:
+        conn.execute(runs.insert().values(job="sample", source="sample", status="running"))
+    load_sample(engine, SAMPLE)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(runs.c.status, runs.c.error_summary).order_by(runs.c.id)).all()
+    assert rows[0].status == "failed" and rows[0].error_summary.startswith("abandoned")
+    assert rows[1].status == "success"
+    engine.dispose()
+
+
+def test_a_second_loader_waits_its_turn_instead_of_loading_twice(make_migrated_database):
+    from ingestion.locks import job_lock
+    from store.db import create_db_engine
+
+    engine = create_db_engine(make_migrated_database())
+    with job_lock(engine, "sample") as held:
+        assert held is not None
+        assert load_sample(engine, SAMPLE) == {}  # another process (this lock) is loading
+        assert database_is_empty(engine)
+    engine.dispose()

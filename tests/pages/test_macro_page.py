@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from analytics.macro import rolling_macro_beta, transform_series
 from tests.conftest import ROOT
-from tests.support.app import ROUTER, log_in, page
+from tests.support.app import ROUTER, log_in, messages, page, shown
 
 SAMPLE = ROOT / "data" / "sample"
 VIEWER_PASSWORD = "viewer-password-5678"
@@ -34,10 +34,6 @@ def figure(at: AppTest, key: str) -> dict:
         if key in chart.proto.id:
             return json.loads(chart.proto.spec)
     raise AssertionError(f"no chart {key!r} on the page")
-
-
-def messages(at: AppTest) -> str:
-    return "\n".join(str(e.value) for e in [*at.error, *at.warning, *at.info, *at.success])
 
 
 def open_macro(username: str = "admin", password: str | None = None) -> AppTest:
@@ -73,7 +69,7 @@ def test_chart_plots_the_fred_transform_of_the_stored_values_with_gaps(ready_app
     assert np.isnan(y[list(x).index(pd.Timestamp("2025-10-01"))])  # the shutdown month is a gap, not a zero
     assert trace["connectgaps"] is False
     assert fig["layout"]["yaxis"]["title"]["text"] == "Percent Change from Year Ago"
-    text = "\n".join(m.value for m in at.markdown)
+    text = "\n".join(shown(m.value) for m in at.markdown)
     for fact in ("Consumer Price Index", "Index 1982-1984=100", "Monthly", "Seasonally Adjusted", "Last updated"):
         assert fact in text
     assert "FRED (bundled sample)" in text

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from store import calendar
 from tests.conftest import ROOT, TEST_PASSWORD
-from tests.support.app import ROUTER, log_in, texts
+from tests.support.app import ROUTER, log_in, shown, texts
 from tests.support.market_data import load_yahoo_aapl
 
 MEGA = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "SPY"]
@@ -85,7 +85,7 @@ def test_saving_an_empty_watchlist_is_refused_with_a_message(own_sample_app):
     next(m for m in at.multiselect if m.label == "Symbols").set_value([])
     at = next(b for b in at.button if b.label == "Save list").click().run()
     assert not at.exception
-    assert [e.value for e in at.error] == ["Not saved: a watchlist needs at least one symbol."]
+    assert [shown(e.value) for e in at.error] == ["Not saved: a watchlist needs at least one symbol."]
 
 
 def test_live_quotes_when_stored(quotes_app):
@@ -93,7 +93,7 @@ def test_live_quotes_when_stored(quotes_app):
     assert not at.exception
     assert "Live quotes" in [s.value for s in at.subheader]
     # Only AAPL is stored here: the rest of the default list is named, not silently dropped.
-    assert any("No stored prices for MSFT, NVDA" in w.value for w in at.warning)
+    assert any("No stored prices for MSFT, NVDA" in shown(w.value) for w in at.warning)
     quotes = at.dataframe[4].value
     assert quotes[["symbol", "price", "volume"]].to_dict("records") == [
         {"symbol": "AAPL", "price": 121.5, "volume": 2500}

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
-from tests.support.app import ROUTER, figures, log_in, page, texts, traces
+from tests.support.app import ROUTER, figures, log_in, page, shown, texts, traces
 
 PRICES = ROOT / "data" / "sample" / "prices"
 TWENTY = "AAPL,MSFT,NVDA,AMZN,GOOGL,META,TSLA,JPM,V,MA,UNH,JNJ,XOM,CVX,HD,MCD,BA,CAT,GLD,TLT"
@@ -82,12 +82,12 @@ def test_unknown_ticker_and_benchmark_give_suggestions(ready_app):
     at = open_risk({"t": "AAPL,MSFTT", "bench": "SPYY"})
     assert not at.exception
     assert len(at.error) == 1
-    assert "Unknown ticker “MSFTT”. Did you mean MSFT?" in at.error[0].value
-    assert "Unknown ticker “SPYY”. Did you mean SPY?" in at.error[0].value
+    assert "Unknown ticker “MSFTT”. Did you mean MSFT?" in shown(at.error[0].value)
+    assert "Unknown ticker “SPYY”. Did you mean SPY?" in shown(at.error[0].value)
     assert len(at.dataframe) == 0
 
     at = open_risk({"t": "AAPL,MSFTT"})
-    assert [w.value for w in at.warning] == ["Unknown ticker “MSFTT”. Did you mean MSFT?"]
+    assert [shown(w.value) for w in at.warning] == ["Unknown ticker “MSFTT”. Did you mean MSFT?"]
     assert list(at.dataframe[0].value["symbol"]) == ["AAPL", "SPY"]
 
 
@@ -95,7 +95,7 @@ def test_short_range_and_empty_box(ready_app):
     at = open_risk({"t": "AAPL", "range": "1M"})
     assert not at.exception and len(at.dataframe[0].value) == 2
     at = open_risk({"t": "", "bench": "SPY"})
-    assert not at.exception and [i.value for i in at.info] == ["Enter at least one ticker."]
+    assert not at.exception and [shown(i.value) for i in at.info] == ["Enter at least one ticker."]
 
 
 @pytest.mark.fuzz

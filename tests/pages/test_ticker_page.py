@@ -7,7 +7,7 @@ from urllib.parse import parse_qs
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.support.app import ROUTER, figures, log_in, page, texts, traces
+from tests.support.app import ROUTER, figures, log_in, page, shown, texts, traces
 from tests.support.market_data import load_yahoo_aapl
 
 
@@ -19,7 +19,7 @@ def open_ticker(params: dict | None = None) -> AppTest:
 
 
 def link(at: AppTest) -> str:
-    caption = next(c.value for c in at.caption if c.value.startswith("Link to this view"))
+    caption = next(shown(c.value) for c in at.caption if c.value.startswith("Link to this view"))
     return caption.split("`")[1]
 
 
@@ -79,12 +79,16 @@ def test_custom_range_from_the_url(ready_app):
 def test_unknown_ticker_lists_close_matches_and_keeps_the_known_ones(ready_app):
     at = open_ticker({"t": "APPL,MSFT"})
     assert not at.exception
-    assert [w.value for w in at.warning] == ["Unknown ticker “APPL”. Did you mean AAPL?"]
+    assert [shown(w.value) for w in at.warning] == ["Unknown ticker “APPL”. Did you mean AAPL?"]
     assert "MSFT" in traces(figures(at)[0])
 
     at = open_ticker({"t": "GOGL"})
     assert not at.exception
-    assert len(at.error) == 1 and "Unknown ticker “GOGL”" in at.error[0].value and "GOOGL" in at.error[0].value
+    assert (
+        len(at.error) == 1
+        and "Unknown ticker “GOGL”" in shown(at.error[0].value)
+        and "GOOGL" in shown(at.error[0].value)
+    )
     assert figures(at) == []
 
 
@@ -92,14 +96,14 @@ def test_typing_an_unknown_ticker_in_the_box(ready_app):
     at = open_ticker()
     at.text_input(key="t").input("NVDA, TSLAA").run()
     assert not at.exception
-    assert at.warning[0].value == "Unknown ticker “TSLAA”. Did you mean TSLA?"
+    assert shown(at.warning[0].value) == "Unknown ticker “TSLAA”. Did you mean TSLA?"
     assert "NVDA" in traces(figures(at)[0])
 
 
 def test_too_many_tickers_are_cut_to_eight_with_a_message(ready_app):
     at = open_ticker({"t": "AAPL,MSFT,NVDA,AMZN,GOOGL,META,TSLA,SPY,QQQ,IWM"})
     assert not at.exception
-    assert any("At most 8 tickers" in w.value for w in at.warning)
+    assert any("At most 8 tickers" in shown(w.value) for w in at.warning)
     assert len(traces(figures(at)[1])) == 8
 
 
@@ -107,8 +111,8 @@ def test_a_range_with_no_data_is_a_message(ready_app):
     at = open_ticker({"t": "AAPL", "range": "Custom", "dates": ["2001-01-01", "2001-12-31"]})
     assert not at.exception
     assert len(at.warning) == 1
-    assert at.warning[0].value.startswith("No prices between 2001-01-01 and 2001-12-31 for AAPL.")
-    assert "AAPL: 2019-01-02 → 2026-06-25" in at.warning[0].value
+    assert shown(at.warning[0].value).startswith("No prices between 2001-01-01 and 2001-12-31 for AAPL.")
+    assert "AAPL: 2019-01-02 → 2026-06-25" in shown(at.warning[0].value)
     assert figures(at) == []
 
 
@@ -124,7 +128,7 @@ def test_five_tickers_over_the_whole_history_stay_small(ready_app):
 def test_unadjusted_is_refused_clearly_for_the_adjusted_only_sample(ready_app):
     at = open_ticker({"t": "AAPL", "adj": "false"})
     assert not at.exception
-    assert [i.value for i in at.info] == [
+    assert [shown(i.value) for i in at.info] == [
         "Unadjusted prices are not available for AAPL: the bundled sample dataset stores split- and "
         "dividend-adjusted prices only. Showing adjusted prices."
     ]

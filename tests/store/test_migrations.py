@@ -24,6 +24,7 @@ EXPECTED_TABLES = {
     "user_sessions",
     "login_attempts",
     "audit_log",
+    "login_handoffs",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import numpy as np
 from streamlit.testing.v1 import AppTest
@@ -19,9 +20,19 @@ def page(name: str) -> str:
     return f"../../pages/{name}.py"
 
 
+def shown(markdown: object) -> str:
+    """What a reader sees of a Markdown body's escapes: `\\.` renders as `.` (CommonMark backslash escapes)."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", str(markdown))
+
+
 def texts(at: AppTest) -> str:
     parts = [e.value for e in [*at.title, *at.markdown, *at.caption, *at.error, *at.info, *at.warning]]
-    return "\n".join(str(p) for p in parts)
+    return "\n".join(shown(p) for p in parts)
+
+
+def messages(at: AppTest) -> str:
+    """The alerts of a page, as a reader sees them."""
+    return "\n".join(shown(e.value) for e in [*at.error, *at.warning, *at.info, *at.success])
 
 
 def log_in(at: AppTest, username: str = "admin", password: str = TEST_PASSWORD) -> AppTest:
@@ -55,3 +66,17 @@ def figures(at: AppTest) -> list[dict]:
 
 def traces(figure: dict) -> dict[str, dict]:
     return {t.get("name"): t for t in figure["data"]}
+
+
+def open_page(name: str, params: dict | None = None, username: str = "admin", password: str = TEST_PASSWORD) -> AppTest:
+    """A signed-in AppTest on page `name` (pages/<name>.py) with `params` in its URL."""
+    at = signed_in(username, password)
+    at.switch_page(page(name))
+    at.query_params.update(params or {})
+    return at.run()
+
+
+def markdown_bodies(at: AppTest) -> list[str]:
+    """The source of every element that renders Markdown (alerts, captions, titles, markdown), in order."""
+    kinds = ("title", "header", "subheader", "markdown", "caption", "error", "warning", "info", "success", "toast")
+    return [str(e.value) for kind in kinds for e in at.get(kind)]

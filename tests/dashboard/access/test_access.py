@@ -15,7 +15,7 @@ from dashboard.access import auth, gate, sessions, users
 from dashboard.web import auth_routes
 from store import clock, tables
 from tests.conftest import ROOT, TEST_PASSWORD
-from tests.support.app import ROUTER, log_in, page, texts
+from tests.support.app import ROUTER, log_in, page, shown, texts
 
 ADMIN_PAGES = (page("admin_users"), page("audit_log"))
 
@@ -49,7 +49,7 @@ def fresh() -> AppTest:
 
 
 def signed_in(at: AppTest) -> bool:
-    return not at.text_input and any("Signed in as" in c.value for c in at.sidebar.caption)
+    return not at.text_input and any("Signed in as" in shown(c.value) for c in at.sidebar.caption)
 
 
 def audit_actions(engine) -> list[tuple[str, str | None]]:
@@ -64,9 +64,9 @@ def html_urls(at: AppTest) -> list[str]:
 
 def test_wrong_password_and_unknown_user_get_the_same_generic_message(app_db, fake_clock):
     at = log_in(fresh(), password="not-the-password")
-    assert [e.value for e in at.error] == ["Invalid username or password."] and not signed_in(at)
+    assert [shown(e.value) for e in at.error] == ["Invalid username or password."] and not signed_in(at)
     at = log_in(at, username="nobody", password=TEST_PASSWORD)
-    assert [e.value for e in at.error] == ["Invalid username or password."] and not signed_in(at)
+    assert [shown(e.value) for e in at.error] == ["Invalid username or password."] and not signed_in(at)
     assert audit_actions(app_db) == [("login_failed", "admin"), ("login_failed", "nobody")]
 
 
@@ -74,14 +74,14 @@ def test_five_failures_lock_the_user_name_for_fifteen_minutes(app_db, fake_clock
     at = fresh()
     for _ in range(5):
         at = log_in(at, password="wrong-password")
-        assert [e.value for e in at.error] == ["Invalid username or password."]
+        assert [shown(e.value) for e in at.error] == ["Invalid username or password."]
         fake_clock.advance(seconds=10)
     at = log_in(at)  # the right password, but locked
     assert not signed_in(at)
-    assert [e.value for e in at.error] == ["Too many failed sign-in attempts. Try again in 15 minutes."]
+    assert [shown(e.value) for e in at.error] == ["Too many failed sign-in attempts. Try again in 15 minutes."]
     fake_clock.advance(minutes=14)
     at = log_in(at)
-    assert not signed_in(at) and "Try again in 1 minute." in at.error[0].value
+    assert not signed_in(at) and "Try again in 1 minute." in shown(at.error[0].value)
     fake_clock.advance(minutes=1, seconds=1)  # 15 minutes after the fifth failure
     at = log_in(at)
     assert signed_in(at), texts(at)
@@ -96,7 +96,7 @@ def test_a_locked_name_is_refused_even_for_a_user_that_does_not_exist(app_db, fa
     for _ in range(5):
         at = log_in(at, username="ghost", password="guess-guess")
     at = log_in(at, username="ghost", password="guess-again")
-    assert "Too many failed sign-in attempts" in at.error[0].value
+    assert "Too many failed sign-in attempts" in shown(at.error[0].value)
     at = log_in(at)  # another name from an unknown (local test) address is unaffected
     assert signed_in(at)
 
@@ -108,7 +108,7 @@ def test_five_failures_from_one_address_lock_that_address(app_db, fake_clock, mo
     for name in ("ann", "bob", "cat", "dan", "eve"):  # five different names: only the address links them
         at = log_in(at, username=name, password="wrong-password")
     at = log_in(at)
-    assert not signed_in(at) and "Too many failed sign-in attempts" in at.error[0].value
+    assert not signed_in(at) and "Too many failed sign-in attempts" in shown(at.error[0].value)
     address["ip"] = "198.51.100.9"
     at = log_in(at)
     assert signed_in(at)
@@ -127,7 +127,13 @@ def test_a_successful_login_resets_the_count_for_the_name(app_db, fake_clock):
     assert signed_in(log_in(at))
 
 
-def test_login_creates_a_server_side_session_and_hands_it_to_the_browser(app_db, fake_clock):
+BROWSER_BIND = "this-browsers-binding-cookie"
+
+
+def test_login_creates_a_server_side_session_and_hands_it_to_the_browser(
+    app_db, fake_clock, monkeypatch, routes_client
+):
+    monkeypatch.setattr(gate, "binding_cookie", lambda: BROWSER_BIND)
     at = log_in(fresh())
     assert signed_in(at)
     token = at.session_state[gate.TOKEN_KEY]
@@ -139,8 +145,24 @@ def test_login_creates_a_server_side_session_and_hands_it_to_the_browser(app_db,
     [script] = html_urls(at)
     assert "window.location.replace(" in script and '"/auth/session?code=' in script
     code = parse_qs(urlsplit(script.split('"')[1]).query)["code"][0]
-    assert sessions.read_handoff_code(code) == (token, "")
+    # The code names an opaque one-time id, not the session token (only the id's hash is stored).
+    with app_db.connect() as conn:
+        handoff = conn.execute(sa.select(tables.login_handoffs)).mappings().one()
+    assert token not in code and handoff["session_hash"] == sessions.token_hash(token)
+    assert sessions.read_cookie(code) is None  # a login code is not a cookie
     assert html_urls(at.run()) == []  # sent once
+    routes_client.cookies.set(sessions.BINDING_COOKIE_NAME, BROWSER_BIND)
+    response = routes_client.get("/auth/session", params={"code": code}, follow_redirects=False)
+    assert sessions.COOKIE_NAME in set_cookie_header(response)
+
+
+def test_a_browser_without_a_binding_cookie_gets_no_login_code(app_db, fake_clock):
+    at = log_in(fresh())
+    assert signed_in(at) and html_urls(at) == []  # signed in for this tab only; no code to steal
+    with app_db.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(tables.login_handoffs)).scalar_one() == 0
+    with pytest.raises(ValueError, match="binding"):
+        sessions.create_handoff(app_db, at.session_state[gate.TOKEN_KEY], "")
 
 
 def test_a_session_expires_after_the_configured_hours(app_db, fake_clock):
@@ -197,7 +219,7 @@ def test_admin_page_files_refuse_a_viewer_when_run_directly(app_db, fake_clock, 
     assert [t.label for t in at.text_input] == ["Username", "Password"]
     at = log_in(at, "vera", "vera-password-1")
     assert not at.exception
-    assert [e.value for e in at.error] == ["This page is for administrators only."]
+    assert [shown(e.value) for e in at.error] == ["This page is for administrators only."]
     assert len(at.dataframe) == 0 and not at.title
 
 
@@ -208,7 +230,7 @@ def test_admin_adds_disables_and_resets_users_from_the_page(app_db, fake_clock):
     at.text_input(key="admin_new_username").input("wendy")
     at = [b for b in at.button if b.label == "Add user"][0].click().run()
     assert not at.exception
-    assert at.success[0].value == "Added wendy (viewer)."
+    assert shown(at.success[0].value) == "Added wendy (viewer)."
     wendy_password = at.code[0].value
     assert set(at.dataframe[0].value["username"]) == {"admin", "wendy"}
     assert signed_in(log_in(fresh(), "wendy", wendy_password))
@@ -224,7 +246,7 @@ def test_admin_adds_disables_and_resets_users_from_the_page(app_db, fake_clock):
     at.selectbox(key="admin_change_username").select("wendy")
     at.radio(key="admin_change_action").set_value("Disable")
     at = [b for b in at.button if b.label == "Apply"][0].click().run()
-    assert at.success[0].value == "Disable: wendy."
+    assert shown(at.success[0].value) == "Disable: wendy."
     table = at.dataframe[0].value.set_index("username")
     assert not table.loc["wendy", "active"]
     assert not signed_in(log_in(fresh(), "wendy", new_password))
@@ -233,7 +255,7 @@ def test_admin_adds_disables_and_resets_users_from_the_page(app_db, fake_clock):
     at.selectbox(key="admin_change_username").select("admin")
     at.radio(key="admin_change_action").set_value("Disable")
     at = [b for b in at.button if b.label == "Apply"][0].click().run()
-    assert "last active admin" in at.error[0].value
+    assert "last active admin" in shown(at.error[0].value)
 
     at.switch_page(page("audit_log")).run()
     assert not at.exception and at.title[0].value == "Audit log"
@@ -248,10 +270,10 @@ def test_bad_user_input_gets_a_clear_message(app_db, fake_clock):
     at.switch_page(page("admin_users")).run()
     at.text_input(key="admin_new_username").input("<script>alert(1)</script>")
     at = [b for b in at.button if b.label == "Add user"][0].click().run()
-    assert not at.exception and "A user name is 1 to 64 characters" in at.error[0].value
+    assert not at.exception and "A user name is 1 to 64 characters" in shown(at.error[0].value)
     at.text_input(key="admin_new_username").input("admin")
     at = [b for b in at.button if b.label == "Add user"][0].click().run()
-    assert at.error[0].value == "A user named 'admin' already exists."
+    assert shown(at.error[0].value) == "A user named 'admin' already exists."
 
 
 # -- the HTTP routes that set and clear the cookie --------------------------------------------------------
@@ -269,7 +291,8 @@ def set_cookie_header(response) -> str:
 def test_auth_session_route_sets_a_signed_httponly_lax_cookie_once(app_db, fake_clock, routes_client):
     user = auth.authenticate(app_db, "admin", TEST_PASSWORD)
     token = sessions.create_session(app_db, user["id"], None)
-    code = sessions.handoff_code(token, "")
+    code = sessions.create_handoff(app_db, token, sessions.browser_binding(BROWSER_BIND))
+    routes_client.cookies.set(sessions.BINDING_COOKIE_NAME, BROWSER_BIND)
     response = routes_client.get(
         "/auth/session", params={"code": code, "next": "/data-status?x=1"}, follow_redirects=False
     )
@@ -295,7 +318,9 @@ def test_secure_cookie_in_production(app_db, fake_clock, routes_client, monkeypa
     monkeypatch.setenv("APP_ENV", "production")
     get_settings.cache_clear()
     user = auth.authenticate(app_db, "admin", TEST_PASSWORD)
-    code = sessions.handoff_code(sessions.create_session(app_db, user["id"], None), "")
+    token = sessions.create_session(app_db, user["id"], None)
+    code = sessions.create_handoff(app_db, token, sessions.browser_binding(BROWSER_BIND))
+    routes_client.cookies.set(sessions.BINDING_COOKIE_NAME, BROWSER_BIND)
     response = routes_client.get("/auth/session", params={"code": code}, follow_redirects=False)
     assert "Secure" in set_cookie_header(response) and "HttpOnly" in set_cookie_header(response)
 
@@ -308,18 +333,24 @@ def test_auth_routes_only_redirect_within_the_site(app_db, routes_client, target
 
 
 def test_a_login_code_only_works_in_the_browser_that_signed_in(app_db, fake_clock, routes_client):
-    from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_token_string
-
-    mine, theirs = generate_xsrf_token_string(b"a" * 16), generate_xsrf_token_string(b"b" * 16)
+    mine, theirs = "binding-of-my-browser", "binding-of-their-browser"
     user = auth.authenticate(app_db, "admin", TEST_PASSWORD)
-    code = sessions.handoff_code(sessions.create_session(app_db, user["id"], None), sessions.browser_binding(mine))
-    routes_client.cookies.set(gate.XSRF_COOKIE_NAME, theirs)
-    response = routes_client.get("/auth/session", params={"code": code}, follow_redirects=False)
-    assert "set-cookie" not in response.headers
-    # The same browser (same token, a freshly masked cookie value) gets its cookie.
-    routes_client.cookies.set(gate.XSRF_COOKIE_NAME, generate_xsrf_token_string(b"a" * 16))
+    session = sessions.create_session(app_db, user["id"], None)
+    # Another browser, or one with no binding cookie at all (the hole that was open), gets nothing.
+    for cookie in (theirs, None):
+        code = sessions.create_handoff(app_db, session, sessions.browser_binding(mine))
+        routes_client.cookies.clear()
+        if cookie:
+            routes_client.cookies.set(sessions.BINDING_COOKIE_NAME, cookie)
+        response = routes_client.get("/auth/session", params={"code": code}, follow_redirects=False)
+        assert "set-cookie" not in response.headers
+    # The browser that signed in gets its cookie, once.
+    code = sessions.create_handoff(app_db, session, sessions.browser_binding(mine))
+    routes_client.cookies.set(sessions.BINDING_COOKIE_NAME, mine)
     response = routes_client.get("/auth/session", params={"code": code}, follow_redirects=False)
     assert sessions.COOKIE_NAME in set_cookie_header(response)
+    again = routes_client.get("/auth/session", params={"code": code}, follow_redirects=False)
+    assert "set-cookie" not in again.headers
 
 
 def test_logout_route_needs_a_valid_code_and_clears_the_cookie(app_db, fake_clock, routes_client):
@@ -388,3 +419,20 @@ def test_recorder_captures_the_user_during_the_run_and_writes_when_called_later(
         rows = conn.execute(query).all()
     assert len(rows) == before + 1
     assert rows[-1].username == "admin" and rows[-1].details == {"page": "ticker", "format": "csv"}
+
+
+@pytest.mark.parametrize("typed", ["aaaaaaaaaa", "password12", "1234567890"])
+def test_cli_refuses_a_weak_typed_password_and_says_why(app_db, capsys, monkeypatch, typed):
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": typed)
+    assert users.main(["add", "weakling", "--prompt"]) == 1
+    err = capsys.readouterr().err
+    assert "too easy to guess" in err and typed not in err
+    with pytest.raises(users.UserError, match="too easy to guess"):
+        users.add_user(app_db, "weakling", "viewer", typed)
+    assert auth.authenticate(app_db, "weakling", typed) is None
+
+
+def test_cli_accepts_a_strong_typed_password(app_db, capsys, monkeypatch):
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": "orbit-velvet-93-lantern")
+    assert users.main(["add", "strongling", "--prompt"]) == 0
+    assert auth.authenticate(app_db, "strongling", "orbit-velvet-93-lantern") is not None

@@ -95,10 +95,9 @@ def test_signed_values_refuse_tampering_and_other_purposes(monkeypatch):
     assert sessions.read_cookie(cookie) == "tok"
     assert sessions.read_cookie(cookie + "x") is None
     assert sessions.read_cookie("tok") is None
-    code = sessions.handoff_code("tok", "")
-    assert sessions.read_cookie(code) is None  # a login code is not a cookie
-    assert sessions.read_handoff_code(cookie) is None  # and a cookie is not a login code
-    assert sessions.read_logout_code(code) is None
+    code = sessions.logout_code("tok")
+    assert sessions.read_cookie(code) is None  # a logout code is not a cookie
+    assert sessions.read_logout_code(cookie) is None  # and a cookie is not a logout code
     monkeypatch.setenv("AUTH_SECRET", "b" * 40)  # a different secret: nothing signed before verifies
     get_settings.cache_clear()
     assert sessions.read_cookie(cookie) is None
