@@ -1,4 +1,4 @@
-"""Entry point: `streamlit run streamlit_app.py` serves this st.App (router, /healthz, /auth/*, start-up lifespan)."""
+"""Entry point: `streamlit run streamlit_app.py` serves this st.App (router, /healthz, /metrics, /auth/*, lifespan)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import streamlit as st
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from dashboard.web import auth_routes, health, startup
+from dashboard.web import auth_routes, health, metrics, startup
 from dashboard.web.security import SecurityMiddleware
 from ingestion import supervisor
 from store.db import get_engine
+from store.logs import setup_logging
 from store.settings import ConfigError
 
 try:
@@ -25,6 +26,7 @@ except ConfigError as exc:
 
 @asynccontextmanager
 async def lifespan(app: st.App):
+    setup_logging()  # again, now that uvicorn has configured its loggers: one format (JSON in production), redacted
     startup.ensure_started()
     health.monitor.start()  # /healthz answers from the status this thread keeps fresh
     # The ingestion worker: a supervised child process started once the database is ready (WORKER_ENABLED),
@@ -38,12 +40,13 @@ async def lifespan(app: st.App):
     yield
     supervisor.stop_embedded_worker()  # before the database goes away
     health.monitor.stop()
+    metrics.COLLECTOR.close()
     startup.shutdown()
 
 
 app = st.App(
     "dashboard/web/router.py",
-    routes=[Route("/healthz", health.healthz), *auth_routes.routes],
+    routes=[Route("/healthz", health.healthz), Route("/metrics", metrics.metrics_route), *auth_routes.routes],
     lifespan=lifespan,
     middleware=[Middleware(SecurityMiddleware)],
 )

@@ -1,4 +1,4 @@
-"""Command line: `python -m ingestion run | backfill | worker | status [--json] | load-sample | migrate`."""
+"""Command line: `python -m ingestion run | backfill [--queue] | worker | status [--json] | load-sample | migrate`."""
 
 from __future__ import annotations
 
@@ -66,6 +66,9 @@ def _add_job_arguments(parser: argparse.ArgumentParser, *, backfill: bool) -> No
     parser.add_argument("--end", type=_date, help="last date (default: today in New York)")
     parser.add_argument("--provider", help="use only this provider (default: the fallback chain)")
     parser.add_argument("--dry-run", action="store_true", help="fetch and validate, write nothing, record nothing")
+    parser.add_argument(
+        "--queue", action="store_true", help="queue the run for a worker (prints its task id) instead of running here"
+    )
     parser.add_argument("--chunk-size", type=int, help="symbols per request and write batch")
     parser.add_argument(
         "--config", help="TOML file with ingestion settings (default: $INGESTION_CONFIG, ./ingestion.toml)"
@@ -108,6 +111,18 @@ class _CliProgress(Progress):
             self.bar = None
 
 
+def _queue(args: argparse.Namespace, items: list[str] | None, engine: sa.Engine) -> int:
+    """Queue the run for a worker instead of running it here."""
+    if args.dry_run:
+        raise ValueError("--dry-run runs here: it cannot be queued")
+    from ingestion import queue
+
+    task = queue.request_run(args.job, items, args.start, args.end, provider=args.provider, engine=engine)
+    print(f"queued {args.job} as task {task}; a worker runs it (progress: the Data health page)")
+    queue.close_sync()
+    return 0
+
+
 def _run(args: argparse.Namespace, engine: sa.Engine) -> int:
     from ingestion.config import load_config
     from ingestion.jobs import JOBS, JobRequest, run_job
@@ -134,7 +149,9 @@ def _run(args: argparse.Namespace, engine: sa.Engine) -> int:
             known = ", ".join(sorted(set(available) | set(disabled)))
             raise ValueError(f"provider {args.provider!r} is not available{why} (providers: {known})")
         providers = [available[args.provider]]
-    else:
+    if args.queue:
+        return _queue(args, items, engine)
+    if not args.provider:
         providers = job.chain(settings)
         if not providers:
             disabled = registry.disabled_providers(settings)
@@ -170,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     status.add_argument("--limit", type=int, default=20)
     _add_job_arguments(sub.add_parser("run", help="run one job now"), backfill=False)
     _add_job_arguments(sub.add_parser("backfill", help="fetch a date range (prices or macro)"), backfill=True)
-    worker = sub.add_parser("worker", help="the scheduler loop (a long-running process)")
-    worker.add_argument("--once", action="store_true", help="run the jobs that are due, then exit (cron)")
+    worker = sub.add_parser("worker", help="a queue worker: scheduled and queued runs (a long-running process)")
+    worker.add_argument("--once", action="store_true", help="queue the jobs that are due, run the queue dry, exit")
     worker.add_argument("--config", help="TOML file with ingestion settings")
     args = parser.parse_args(argv)
 

@@ -302,6 +302,7 @@ def _run_step(
                         run.fail(item, STOPPED)
                 return written, quarantined
             frame, missing = call_provider(provider, dataset, req)
+            w = 0
             if frame is not None:
                 w, q, not_written = _write(engine, run, step, provider, frame, lock, request.dry_run)
                 written, quarantined = written + w, quarantined + q
@@ -314,7 +315,7 @@ def _run_step(
                 reasons[item].append(reason if reason.startswith(f"{provider.name}:") else f"{provider.name}: {reason}")
                 failed.setdefault(item, []).append(Span(req.start, req.end))
             done = len(req.items) - len([i for i in req.items if i in missing])
-            progress.advance(f"{dataset.name} {req.describe()}: {done} ok", done)
+            progress.advance(f"{dataset.name} {req.describe()}: {done} of {len(req.items)} ok, {w} rows", w)
         pending = failed
     for item in pending:
         run.fail(item, f"{dataset.name}: " + "; ".join(dict.fromkeys(reasons[item])))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from store import tables
+from store.logs import log_context
 from store.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -96,20 +97,21 @@ def recorded_run(engine: sa.Engine, job: str, source: str, *, record: bool = Tru
             .returning(tables.ingestion_runs.c.id)
         ).scalar_one()
     run = Run(id=run_id, job=job, source=source)
-    try:
-        yield run
-    except Exception as exc:
-        log.error("ingestion run %s (%s from %s) failed: %s", run_id, job, source, exc)
+    with log_context(run_id=run_id, job=job):  # every line of the run carries them (JSON logs)
         try:
-            _finish(engine, run, "failed", error=str(exc))
-        except sa.exc.OperationalError as ledger_exc:
-            # The database is gone too: the row stays `running` until the next holder of the job's lock
-            # closes it as abandoned (see close_abandoned_runs). The original error is what matters.
-            log.error("could not record the failure of run %s: %s", run_id, ledger_exc.orig)
-        raise
-    status = run.status
-    _finish(engine, run, status, error="; ".join(f"{k}: {v}" for k, v in run.failures.items()) or None)
-    log.info("ingestion run %s (%s from %s): %s, %d rows", run_id, job, source, status, run.rows_written)
+            yield run
+        except Exception as exc:
+            log.error("ingestion run %s (%s from %s) failed: %s", run_id, job, source, exc)
+            try:
+                _finish(engine, run, "failed", error=str(exc))
+            except sa.exc.OperationalError as ledger_exc:
+                # The database is gone too: the row stays `running` until the next holder of the job's lock
+                # closes it as abandoned (see close_abandoned_runs). The original error is what matters.
+                log.error("could not record the failure of run %s: %s", run_id, ledger_exc.orig)
+            raise
+        status = run.status
+        _finish(engine, run, status, error="; ".join(f"{k}: {v}" for k, v in run.failures.items()) or None)
+        log.info("ingestion run %s (%s from %s): %s, %d rows", run_id, job, source, status, run.rows_written)
 
 
 def _finish(engine: sa.Engine, run: Run, status: str, error: str | None) -> None:

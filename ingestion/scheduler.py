@@ -1,36 +1,49 @@
-"""When jobs run: APScheduler cron triggers in New York time, gated by the NYSE calendar, plus catch-up.
+"""When jobs run: each job's cron in New York time (DST included), its NYSE gate, and the catch-up rule.
 
-APScheduler (3.x) rather than a hand-written loop: it gives time-zone-correct cron triggers (DST
-included), one-at-a-time execution with coalescing of missed fires, and clean shutdown. The NYSE
-calendar (exchange_calendars) decides what cron cannot: holidays, half-days, ad hoc closings.
+The job queue's periodic `tick` (ingestion/queue.py) asks `fires_at` every minute and queues what is due; the
+`catch_up` task queues a job whose last scheduled time has no completed run (the worker was down, a run failed).
+cron cannot know holidays, half-days or ad hoc closings: the gates (store.calendar) do.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
+from croniter import croniter
 
 from ingestion.config import IngestionConfig
 from ingestion.jobs import JOBS
 from store import calendar, clock, tables
 from store.clock import NEW_YORK
 
-log = logging.getLogger(__name__)
-
 CATCH_UP_EVERY_MINUTES = 15
 # After a failed attempt, wait this long before the catch-up check tries the job again.
 RETRY_AFTER_MINUTES = 30
+LOOKBACK = timedelta(days=8)
 
 
-def triggers(config: IngestionConfig) -> dict[str, CronTrigger]:
-    """The cron trigger of each job in the registry, in New York time."""
-    return {name: CronTrigger.from_crontab(job.cron(config), timezone=NEW_YORK) for name, job in JOBS.items()}
+def _new_york_minute(at: datetime) -> datetime:
+    return at.astimezone(NEW_YORK).replace(second=0, microsecond=0)
+
+
+def fires_at(cron: str, at: datetime) -> bool:
+    """Whether the New York crontab `cron` fires in the minute of `at` (timezone-aware)."""
+    return bool(croniter.match(cron, _new_york_minute(at)))
+
+
+def previous_fire(cron: str, now: datetime, lookback: timedelta = LOOKBACK) -> datetime | None:
+    """The last time `cron` (New York time) fired at or before `now` (None when not within `lookback`)."""
+    minute = _new_york_minute(now)
+    if fires_at(cron, minute):
+        return minute
+    fired = croniter(cron, minute).get_prev(datetime)
+    return fired if minute - fired <= lookback else None
+
+
+def next_fire(cron: str, now: datetime) -> datetime:
+    """The next time `cron` (New York time) fires after `now`, in UTC."""
+    return croniter(cron, _new_york_minute(now)).get_next(datetime).astimezone(UTC)
 
 
 def gate_open(gate: str | None, now: datetime | None = None) -> bool:
@@ -42,13 +55,9 @@ def gate_open(gate: str | None, now: datetime | None = None) -> bool:
     return True
 
 
-def previous_fire(trigger: CronTrigger, now: datetime, lookback: timedelta = timedelta(days=8)) -> datetime | None:
-    """The last time `trigger` fired at or before `now` (None when it did not fire within `lookback`)."""
-    last, cursor = None, trigger.get_next_fire_time(None, now - lookback)
-    while cursor is not None and cursor <= now:
-        last = cursor
-        cursor = trigger.get_next_fire_time(cursor, cursor + timedelta(seconds=1))
-    return last
+def fired_jobs(config: IngestionConfig, now: datetime) -> list[str]:
+    """The jobs whose cron fires in this minute and whose gate is open."""
+    return [name for name, job in JOBS.items() if fires_at(job.cron(config), now) and gate_open(job.gate, now)]
 
 
 def due_jobs(engine: sa.Engine, config: IngestionConfig, now: datetime | None = None) -> list[str]:
@@ -67,62 +76,22 @@ def due_jobs(engine: sa.Engine, config: IngestionConfig, now: datetime | None = 
         )
         attempted = dict(conn.execute(sa.select(runs.c.job, sa.func.max(runs.c.started_at)).group_by(runs.c.job)).all())
     due = []
-    all_triggers = triggers(config)
-    for job in (name for name, spec in JOBS.items() if spec.catch_up):
-        fired = previous_fire(all_triggers[job], now)
+    for name, job in JOBS.items():
+        if not job.catch_up:
+            continue
+        fired = previous_fire(job.cron(config), now)
         if fired is None:
             continue
-        if completed.get(job) is not None and completed[job] >= fired:
+        if completed.get(name) is not None and completed[name] >= fired:
             continue
-        last_try = attempted.get(job)
+        last_try = attempted.get(name)
         if last_try is not None and last_try >= fired and now - last_try < timedelta(minutes=RETRY_AFTER_MINUTES):
             continue
-        due.append(job)
+        due.append(name)
     return due
 
 
-def build_scheduler(engine: sa.Engine, config: IngestionConfig, run: Callable[[str], object]) -> BackgroundScheduler:
-    """A scheduler (not started) that calls `run(job)` on each job's trigger, one job at a time.
-
-    Prices only on NYSE sessions, quotes only while the NYSE is open; every CATCH_UP_EVERY_MINUTES the
-    jobs that are due (missed or failed) run again.
-    """
-    scheduler = BackgroundScheduler(
-        executors={"default": ThreadPoolExecutor(max_workers=1)},  # politeness: one provider job at a time
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
-        timezone=NEW_YORK,
-    )
-
-    def scheduled(name: str) -> None:
-        if gate_open(JOBS[name].gate):
-            run(name)
-        else:
-            log.info("%s: outside its window (%s); nothing to fetch", name, JOBS[name].gate)
-
-    def catch_up() -> None:
-        for job in due_jobs(engine, config):
-            log.info("%s is due (missed or failed since its last scheduled time); running it now", job)
-            run(job)
-
-    for name, trigger in triggers(config).items():
-        # Intraday jobs are worthless late: a missed quote run is skipped, not run an hour after.
-        grace = 60 if JOBS[name].gate == "market_hours" else 3600
-        scheduler.add_job(scheduled, trigger, args=[name], id=name, name=name, misfire_grace_time=grace)
-    scheduler.add_job(
-        catch_up,
-        "interval",
-        minutes=CATCH_UP_EVERY_MINUTES,
-        id="catch_up",
-        name="catch up",
-        next_run_time=clock.now() + timedelta(seconds=1),  # at start as well
-    )
-    return scheduler
-
-
-def next_runs(scheduler: BackgroundScheduler) -> dict[str, str]:
-    """Job id -> next run time (ISO, UTC), for the heartbeat."""
-    return {
-        job.id: job.next_run_time.astimezone(UTC).isoformat(timespec="seconds")
-        for job in scheduler.get_jobs()
-        if job.next_run_time is not None
-    }
+def next_runs(config: IngestionConfig, now: datetime | None = None) -> dict[str, str]:
+    """Job -> next scheduled time (ISO, UTC), for the heartbeat and the pages."""
+    now = now or clock.now()
+    return {name: next_fire(job.cron(config), now).isoformat(timespec="seconds") for name, job in JOBS.items()}

@@ -14,7 +14,6 @@ from store.calendar import outside_calendar
 
 # A day-on-day move of the adjusted close beyond this is kept but marked, for a human to look at.
 JUMP_THRESHOLD = 0.5
-JUMP_FLAG = "jump"
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ def flag_jumps(valid: pd.DataFrame, previous_close: dict[str, float] | None = No
         first = prior.isna()
         prior = prior.where(~first, ordered["symbol"].map(previous_close))
     change = (ordered["adj_close"] / prior - 1).abs()
-    flags.loc[change[change > JUMP_THRESHOLD].index] = JUMP_FLAG
+    flags.loc[change[change > JUMP_THRESHOLD].index] = tables.JUMP_FLAG
     return flags
 
 

@@ -7,14 +7,15 @@ import streamlit as st
 
 from analytics import macro
 from analytics.macro import AGGREGATION_FREQUENCIES, TENOR_SERIES, UNITS
-from dashboard.access import admin, gate
+from dashboard.access import gate, operations
 from dashboard.ui import loaders, macro_figures
-from dashboard.ui.components import load_or_stop
+from dashboard.ui.components import load_or_stop, remember_tasks, watch_tasks
 from dashboard.ui.text import plain
 from store import clock
 
 user = gate.require_login()
 is_admin = user["role"] == "admin"
+MACRO_TASKS = "macro_tasks"
 
 FREQUENCY_NAMES = {None: "As stored", "W": "Weekly (ending Friday)", "M": "Monthly", "Q": "Quarterly", "A": "Annual"}
 METHOD_NAMES = {"avg": "Average", "eop": "End of period", "sum": "Sum"}
@@ -81,18 +82,34 @@ with series_tab:
         if is_admin:
             with st.form("macro_add", clear_on_submit=True):
                 new_id = st.text_input("FRED series id", key="macro_add_id", placeholder="e.g. DGS30")
+                fetch_now = st.checkbox("Fetch it now (queued for the ingestion worker)", True, key="macro_fetch_now")
                 submitted = st.form_submit_button("Add series", key="macro_add_submit")
             if submitted:
                 try:
                     result = load_or_stop(
                         "the macro universe",
-                        lambda: admin.add_series(new_id, actor=user["username"], client_ip=gate.client_ip()),
+                        lambda: operations.change_universe(
+                            "series", new_id, "add", actor=user["username"], client_ip=gate.client_ip()
+                        ),
                     )
                 except ValueError as exc:
                     st.error(plain(exc))
                 else:
-                    (st.info if result.status == "exists" else st.success)(plain(result.message))
+                    (st.success if result.changed else st.info)(plain(result.message))
                     loaders.series_catalog.clear()
+                    if fetch_now:
+                        tasks = load_or_stop(
+                            "the queue",
+                            lambda: operations.fetch_history(
+                                "series", result.id, actor=user["username"], client_ip=gate.client_ip()
+                            ),
+                        )
+                        remember_tasks(MACRO_TASKS, *tasks)
+            watch_tasks(
+                MACRO_TASKS,
+                loaders.task,
+                lambda task_id: operations.cancel(task_id, actor=user["username"], client_ip=gate.client_ip()),
+            )
         else:
             st.info("Only an admin can add a series to the universe.")
 

@@ -6,7 +6,7 @@ ad hoc closings (national days of mourning) all come from the library.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 import exchange_calendars as xcals
@@ -77,3 +77,19 @@ def outside_calendar(dates: pd.Series) -> pd.Series:
     stamps = pd.to_datetime(dates, errors="coerce").astype("datetime64[ns]")
     judged = stamps.notna() & (stamps >= calendar.first_session)
     return judged & ~stamps.isin(calendar.sessions)
+
+
+def last_completed_session(now: datetime, grace: timedelta = timedelta(0)) -> date:
+    """The latest NYSE session whose close (early closes included) plus `grace` is at or before `now`.
+
+    What a symbol's last bar should be as of `now` (pass store.clock.now()); `grace` leaves the price job
+    time to store the day's bars after the close. `now` must be timezone-aware.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    trading = trading_calendar()
+    moment = pd.Timestamp(now).tz_convert("UTC")
+    session = pd.Timestamp(last_session_on_or_before(moment.tz_convert("America/New_York").date()))
+    while trading.session_close(session) + grace > moment:
+        session = trading.previous_session(session)
+    return session.date()

@@ -110,6 +110,11 @@ def wait_for_database(engine: Engine, attempts: int = 30) -> None:
         ) from None
 
 
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Autogenerate compares our tables only: the job queue's tables are Procrastinate's (created from its SQL)."""
+    return not (type_ == "table" and name is not None and name.startswith("procrastinate_"))
+
+
 def alembic_config(connection: sa.Connection | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))

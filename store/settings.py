@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     healthz_check_timeout_seconds: float = Field(default=2.0, gt=0, le=4.5)
     healthz_max_age_seconds: float = Field(default=15.0, gt=0)
     healthz_failures_before_503: int = Field(default=3, ge=1)
+    # "degraded" (still 200): a task due longer than this waits in the queue, or bars behind the last session
+    # closed this many hours ago (the prices job runs at 17:15 New York: 3 h covers its run).
+    healthz_backlog_seconds: float = Field(default=600.0, gt=0)
+    bars_grace_hours: float = Field(default=3.0, ge=0)
     db_connect_retries: int = Field(default=30, ge=1)
     log_level: str = "INFO"
 
@@ -111,7 +115,19 @@ class Settings(BaseSettings):
     worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
     # How long a stop waits for the running job to reach the end of a batch (the supervisor kills after 15 s).
     worker_stop_grace_seconds: float = Field(default=10.0, ge=0)
-    # Provider politeness (ingestion/resilience.py): budgets, retries, circuit breaker.
+    # The job queue (ingestion/queue.py, Procrastinate on this database): worker concurrency, how often a worker
+    # beats, after how long without a beat its running task is taken over by another worker.
+    worker_concurrency: int = Field(default=1, ge=1, le=16)
+    queue_heartbeat_seconds: float = Field(default=10.0, gt=0)
+    queue_stalled_seconds: float = Field(default=60.0, gt=0)
+    queue_stalled_check_seconds: float = Field(default=30.0, gt=0)
+    # A task that raises (not a provider error: those fail per item) is tried 3 times, after this wait x 5^n.
+    queue_retry_seconds: float = Field(default=5.0, gt=0)
+    # Operations: /metrics behind a bearer token when set; logs as one JSON object per line (`json`), readable
+    # lines (`text`), or `auto` (JSON unless the output is a terminal).
+    metrics_token: SecretStr | None = None
+    log_format: Literal["auto", "json", "text"] = "auto"
+    # Provider politeness (ingestion/providers/resilience.py): budgets, retries, circuit breaker.
     yfinance_enabled: bool = True
     provider_timeout_seconds: float = Field(default=20.0, gt=0)
     provider_retry_attempts: int = Field(default=4, ge=1)
@@ -196,6 +212,7 @@ def secret_values(settings: Settings) -> list[str]:
             settings.terminal_password,
             settings.alphavantage_api_key,
             settings.fred_api_key,
+            settings.metrics_token,
         )
         if s is not None
     ]

@@ -19,6 +19,9 @@ metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 _now = sa.text("now()")
 
+# The mark ingestion.validate puts in daily_bars.flags on a move over 50% (kept, not rejected).
+JUMP_FLAG = "jump"
+
 instruments = sa.Table(
     "instruments",
     metadata,
@@ -235,4 +238,31 @@ audit_log = sa.Table(
     sa.Column("client_ip", sa.String(64)),
     sa.Column("details", JSONB),
     sa.Index("ix_audit_log_at", "at"),
+)
+
+# -- operations (issue 11) --------------------------------------------------------------------------
+
+# What an operator or a page asked the queue to run, and how far it got: the page polls this row. The queue's own
+# job (Procrastinate, `procrastinate_jobs`) carries the work; this row carries what a person reads.
+task_progress = sa.Table(
+    "task_progress",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("queue_job_id", sa.BigInteger),  # procrastinate_jobs.id (no foreign key: the queue prunes its rows)
+    sa.Column("task", sa.String(64), nullable=False),  # e.g. "ingest.prices"
+    sa.Column("params", JSONB, nullable=False, server_default="{}"),
+    sa.Column("requested_by", sa.String(64)),
+    sa.Column("state", sa.String(16), nullable=False, server_default="queued"),
+    sa.Column("step", sa.Text),
+    sa.Column("done", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("total", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_written", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("message", sa.Text),
+    sa.Column("run_id", sa.BigInteger),  # ingestion_runs.id once the run is recorded
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("started_at", sa.DateTime(timezone=True)),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.CheckConstraint("state in ('queued', 'running', 'done', 'failed', 'cancelled')", name="state"),
+    sa.Index("ix_task_progress_created_at", "created_at"),
 )

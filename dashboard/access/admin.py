@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 
 from dashboard.access import audit, users
-from store import universe
 from store.db import get_engine
 
 
@@ -31,15 +30,3 @@ def set_role(username: str, role: str, *, actor: str, client_ip: str | None) -> 
 
 def audit_entries(action: str | None = None, username: str | None = None, limit: int = 500) -> pd.DataFrame:
     return audit.recent(get_engine(), limit=limit, action=action, username=username)
-
-
-def add_series(raw_id: str, *, actor: str, client_ip: str | None) -> universe.AddSeriesResult:
-    """Put a FRED id in the macro universe (the shared id rule applies: ValueError with the reason)."""
-    engine = get_engine()
-    result = universe.add_series(engine, raw_id)
-    if result.status != "exists":
-        with engine.begin() as conn:
-            audit.write(
-                conn, "admin_add_series", username=actor, client_ip=client_ip, details={"series": result.series_id}
-            )
-    return result

@@ -23,6 +23,12 @@ ACTIONS = (
     "admin_enable_user",
     "admin_reset_password",
     "admin_set_role",
+    "universe_added",
+    "universe_deactivated",
+    "universe_reactivated",
+    "run_requested",
+    "run_cancelled",
+    "task_retried",
 )
 
 

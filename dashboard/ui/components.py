@@ -68,3 +68,58 @@ def freshness_line(info: dict) -> None:
         st.caption(f"{text} · :orange[{age} days old]")
     else:
         st.caption(text)
+
+
+TASK_STATES = {"queued": "Queued", "running": "Running", "done": "Done", "failed": "Failed", "cancelled": "Cancelled"}
+
+
+def task_progress(task: dict) -> None:
+    """One queued task as a page shows it while it runs: state, step, items done / total, rows, last message."""
+    state = TASK_STATES.get(task["state"], task["state"])
+    total, done = int(task["total"] or 0), int(task["done"] or 0)
+    figures = f"{done} / {total} request(s) · {int(task['rows_written'] or 0):,} row(s) written" if total else ""
+    st.markdown(f"Task {task['id']} · {plain(task['task'])} · **{state}**")
+    if task["state"] == "running" or (task["state"] == "done" and total):
+        st.progress(min(done / total, 1.0) if total else 0.0, text=plain(figures) or None)
+    note = task.get("message") if task["state"] != "running" else task.get("step")
+    if note:
+        (st.error if task["state"] == "failed" else st.caption)(plain(note))
+
+
+OPEN_TASK_STATES = ("queued", "running")
+
+
+def remember_tasks(key: str, *task_ids: int) -> None:
+    """Keep the ids of tasks this session queued (the newest ten) under `key`, for `watch_tasks`."""
+    st.session_state[key] = [*task_ids, *st.session_state.get(key, [])][:10]
+
+
+def _cancel(cancel: Callable[[int], bool], task_id: int) -> None:
+    """A button callback: it runs before the rerun renders, so the page already shows the new state."""
+    st.toast("Cancelled." if cancel(task_id) else "Too late: it has started.")
+
+
+def watch_tasks(key: str, read: Callable[[int], dict | None], cancel: Callable[[int], bool]) -> None:
+    """This session's queued tasks with their progress, polled every second while one is open.
+
+    When the last open task closes, the whole page reruns once (its tables pick up the new data version)
+    and polling stops. `read` gives a task's progress record; `cancel` cancels a queued one (audited).
+    """
+    ids = st.session_state.get(key, [])
+    if not ids:
+        return
+    was_open = any((t := read(i)) and t["state"] in OPEN_TASK_STATES for i in ids)
+
+    @st.fragment(run_every=1.0 if was_open else None)
+    def poll() -> None:
+        tasks = [t for t in (read(i) for i in ids) if t]
+        for task in tasks:
+            task_progress(task)
+            if task["state"] == "queued":
+                st.button("Cancel", key=f"{key}_cancel_{task['id']}", on_click=_cancel, args=(cancel, task["id"]))
+        if was_open and not any(t["state"] in OPEN_TASK_STATES for t in tasks):
+            st.rerun(scope="app")
+
+    with st.container(border=True):
+        st.markdown("**Your runs**")
+        poll()

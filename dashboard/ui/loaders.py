@@ -15,11 +15,13 @@ from typing import TypeVar
 import pandas as pd
 import streamlit as st
 
+from analytics import freshness as freshness_rules
 from analytics import macro, market, risk
-from store import clock
+from ingestion import queue
+from store import calendar, clock, universe
 from store import watchlists as watchlist_store
 from store.db import get_engine
-from store.reads import core, workers
+from store.reads import core, quality, workers
 from store.reads import macro as macro_reads
 from store.reads import market as market_reads
 from store.settings import get_settings
@@ -67,8 +69,16 @@ def coverage(version: int) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)
-def ingestion_runs(version: int, limit: int = 50) -> pd.DataFrame:
-    return read(core.ingestion_runs, limit)
+def ingestion_runs(
+    version: int,
+    limit: int = 50,
+    job: str | None = None,
+    provider: str | None = None,
+    status: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> pd.DataFrame:
+    return read(core.ingestion_runs, limit, job=job, provider=provider, status=status, start=start, end=end)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)
@@ -83,6 +93,8 @@ def worker_status() -> pd.DataFrame:
     rows = [
         {
             "worker": w.worker_id,
+            "host": w.hostname,
+            "pid": w.pid,
             "status": w.status,
             "current_job": w.current_job,
             "last_beat_s_ago": round(w.beat_age_seconds),
@@ -92,7 +104,7 @@ def worker_status() -> pd.DataFrame:
         }
         for w in states
     ]
-    columns = ["worker", "status", "current_job", "last_beat_s_ago", "started_at", "next_runs"]
+    columns = ["worker", "host", "pid", "status", "current_job", "last_beat_s_ago", "started_at", "next_runs"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -270,6 +282,83 @@ def save_watchlist(
 
 def delete_watchlist(username: str, name: str) -> bool:
     return watchlist_store.delete(get_engine(), username, name)
+
+
+# -- data health (a short TTL where the state is live: the queue, progress) ---------------------------------
+
+
+def expected_session() -> date:
+    """The NYSE session whose bars should be stored by now (BARS_GRACE_HOURS after its close)."""
+    return quality.expected_session(clock.now(), get_settings().bars_grace_hours)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)
+def bar_freshness(version: int, expected: date) -> pd.DataFrame:
+    """Per active symbol: last bar, expected session, sessions behind, status; stale first."""
+    coverage, symbols = read(quality.bar_coverage), read(core.active_symbols)
+    first = coverage["last_date"].min() if not coverage.empty else pd.NaT
+    start = min(first.date(), expected) if not pd.isna(first) else expected
+    sessions = calendar.sessions_between(start, expected)
+    return freshness_rules.stale_first(freshness_rules.bar_freshness(coverage, expected, sessions, symbols))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)
+def series_freshness(version: int, today: date) -> pd.DataFrame:
+    """Per active FRED series: last observation, the one expected by now, days late, status; stale first."""
+    return freshness_rules.stale_first(freshness_rules.series_freshness(read(quality.series_last_observations), today))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=LARGE)
+def missing_sessions(
+    version: int, symbols: tuple[str, ...] | None = None, start: date | None = None, end: date | None = None
+) -> pd.DataFrame:
+    return read(quality.missing_sessions, list(symbols) if symbols else None, start, end)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)
+def quarantined(version: int, limit: int = 500) -> pd.DataFrame:
+    return read(quality.quarantined, limit)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)
+def flagged_jumps(version: int, limit: int = 500) -> pd.DataFrame:
+    return read(quality.flagged_jumps, limit)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)
+def symbols_without_data(version: int) -> list[str]:
+    return read(quality.symbols_without_data)
+
+
+@st.cache_data(ttl=5, show_spinner=False, max_entries=4)
+def universe_entries(kind: str) -> pd.DataFrame:
+    return pd.DataFrame(read(universe.entries, kind), columns=["id", "name", "active", "source", "updated_at"])
+
+
+@st.cache_data(ttl=2, show_spinner=False, max_entries=4)
+def queue_depth() -> pd.DataFrame:
+    return pd.DataFrame(read(queue.queue_depth), columns=["task_name", "status", "tasks", "oldest_seconds"])
+
+
+@st.cache_data(ttl=2, show_spinner=False, max_entries=4)
+def failed_tasks(limit: int = 50) -> pd.DataFrame:
+    columns = ["queue_job_id", "task_name", "attempts", "failed_at", "task_id", "message", "requested_by"]
+    return pd.DataFrame(read(queue.failed_tasks, limit), columns=columns)
+
+
+@st.cache_data(ttl=2, show_spinner=False, max_entries=4)
+def recent_tasks(limit: int = 100) -> pd.DataFrame:
+    columns = [
+        "id", "task", "state", "queue_status", "requested_by", "done", "total", "rows_written", "step", "message",
+        "created_at", "started_at", "finished_at", "attempts", "queue_job_id", "run_id", "params",
+    ]  # fmt: skip
+    return pd.DataFrame(read(queue.recent_tasks, limit), columns=columns)
+
+
+def task(task_id: int) -> dict | None:
+    """One task's progress record, read fresh (a page polls it every second)."""
+    found = read(queue.recent_tasks, 1, task_id=task_id)
+    return found[0] if found else None
 
 
 def clear_all() -> None:

@@ -21,10 +21,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from dashboard.web import startup
+from ingestion import queue
 from store import __version__, clock
 from store.db import create_db_engine, get_engine
 from store.errors import first_line
 from store.reads.core import freshness
+from store.reads.quality import expected_session
 from store.reads.workers import worker_states
 from store.settings import Settings, get_settings
 
@@ -44,17 +46,33 @@ class HealthStatus:
 
 
 def probe(engine: sa.Engine, settings: Settings) -> dict[str, Any]:
-    """One check: the database answers, and what the health check reports about the data and the worker."""
+    """One check: the database answers, and what the health check reports about the data, workers and queue."""
     with engine.connect() as conn:
         conn.execute(sa.text(f"SET LOCAL statement_timeout = {int(settings.healthz_check_timeout_seconds * 1000)}"))
         fresh = freshness(conn)
         workers = worker_states(conn, settings.worker_heartbeat_seconds)
+        depth = queue.queue_depth(conn)
         conn.rollback()
+    waiting = [row for row in depth if row["status"] == "todo"]
+    live = [w for w in workers if w.status in LIVE]
     return {
         "latest_bar_date": fresh.as_of.isoformat() if fresh.as_of else None,
+        "expected_bar_date": expected_session(clock.now(), settings.bars_grace_hours).isoformat(),
         "last_successful_ingestion": fresh.last_success.isoformat() if fresh.last_success else None,
         "worker": worker_summary(workers, settings.worker_enabled),
+        "live_workers": len(live),
+        "queue": {
+            "waiting": sum(row["tasks"] for row in waiting),
+            "running": sum(row["tasks"] for row in depth if row["status"] == "doing"),
+            "oldest_waiting_s": round(max((float(row["oldest_seconds"] or 0) for row in waiting), default=0.0), 1),
+        },
+        "circuits_open": sorted(
+            {p["provider"] for w in live for p in w.details.get("providers") or [] if p.get("circuit") != "closed"}
+        ),
     }
+
+
+LIVE = ("idle", "running")
 
 
 def worker_summary(workers: list, enabled: bool) -> dict:
@@ -66,6 +84,25 @@ def worker_summary(workers: list, enabled: bool) -> dict:
         return {"status": "absent" if enabled else "disabled", "last_beat_age_s": None}
     newest = workers[0]
     return {"status": newest.status, "last_beat_age_s": newest.beat_age_seconds}
+
+
+def degraded_reasons(facts: dict[str, Any], settings: Settings) -> list[str]:
+    """Why the service works but not fully (still 200: Render must not restart the web service for these)."""
+    reasons = []
+    if not facts.get("live_workers"):
+        reasons.append("no live ingestion worker: scheduled and requested runs wait")
+    latest, expected = facts.get("latest_bar_date"), facts.get("expected_bar_date")
+    if latest is None:
+        reasons.append("no price data stored")
+    elif expected and latest < expected:
+        reasons.append(f"data older than expected: latest bar {latest}, expected {expected}")
+    for provider in facts.get("circuits_open") or []:
+        reasons.append(f"provider {provider}: circuit open after repeated failures")
+    queue_facts = facts.get("queue") or {}
+    if queue_facts.get("oldest_waiting_s", 0) > settings.healthz_backlog_seconds:
+        waiting, oldest = queue_facts["waiting"], queue_facts["oldest_waiting_s"]
+        reasons.append(f"queue backlog: {waiting} task(s) waiting, the oldest for {oldest:.0f} s")
+    return reasons
 
 
 class HealthMonitor:
@@ -201,7 +238,8 @@ def health_payload(status: HealthStatus, settings: Settings | None = None) -> tu
         failing = status.consecutive_failures >= settings.healthz_failures_before_503
         body.update(status="error" if failing else "ok", database="failing", reason=status.error)
         return (503 if failing else 200), body
-    body.update(status="ok", database="ok", latency_ms=status.latency_ms)
+    reasons = degraded_reasons(status.facts, settings)
+    body.update(status="degraded" if reasons else "ok", database="ok", latency_ms=status.latency_ms, reasons=reasons)
     return 200, body
 
 

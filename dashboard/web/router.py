@@ -14,7 +14,8 @@ import streamlit as st
 from dashboard.access import gate
 from dashboard.ui import currency
 from dashboard.ui.text import plain
-from dashboard.web import startup
+from dashboard.web import metrics, startup
+from store.logs import log_context
 
 # (script, title, icon, url path, roles allowed); the first is the default page.
 ALL_ROLES = frozenset({"viewer", "admin"})
@@ -23,7 +24,7 @@ PAGES = [
     ("../../pages/ticker.py", "Ticker", ":material/candlestick_chart:", "ticker", ALL_ROLES),
     ("../../pages/risk.py", "Risk", ":material/query_stats:", "risk", ALL_ROLES),
     ("../../pages/macro.py", "Macro", ":material/public:", "macro", ALL_ROLES),
-    ("../../pages/data_status.py", "Data status", ":material/database:", "data-status", ALL_ROLES),
+    ("../../pages/data_health.py", "Data health", ":material/database:", "data-health", ALL_ROLES),
     ("../../pages/admin_users.py", "Users", ":material/group:", "admin-users", frozenset({"admin"})),
     ("../../pages/audit_log.py", "Audit log", ":material/policy:", "audit-log", frozenset({"admin"})),
 ]
@@ -81,4 +82,5 @@ with st.sidebar:
     if st.button("Sign out", icon=":material/logout:"):
         gate.logout()
         st.rerun()
-navigation.run()
+with metrics.page_timer(navigation.title), log_context(user=user["username"]):
+    navigation.run()

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ingestion.providers.alphavantage import AlphaVantageProvider
-from ingestion.providers.base import Provider
-from ingestion.providers.fred import FredGraphProvider, FredProvider
-from ingestion.providers.sample import SampleProvider
-from ingestion.providers.yahoo import YahooProvider
+if TYPE_CHECKING:
+    from ingestion.providers.base import Provider
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +61,13 @@ def available_providers(settings: Any) -> dict[str, Provider]:
             if (name, reason) not in _logged_disabled:
                 _logged_disabled.add((name, reason))
                 log.info("provider %s disabled: %s", name, reason)
+        # Imported here, not at the top: the web process and an idle worker need the job registry, not yfinance
+        # or fredapi and what they pull in (tens of MiB on a 512 MB instance).
+        from ingestion.providers.alphavantage import AlphaVantageProvider
+        from ingestion.providers.fred import FredGraphProvider, FredProvider
+        from ingestion.providers.sample import SampleProvider
+        from ingestion.providers.yahoo import YahooProvider
+
         providers: dict[str, Provider] = {"sample": SampleProvider(settings.sample_data_dir)}
         if "yfinance" not in disabled:
             providers["yfinance"] = YahooProvider.from_settings(settings)
@@ -92,6 +96,13 @@ def macro_chain(settings: Any) -> list[Provider]:
 def provider_states(settings: Any) -> list[dict[str, Any]]:
     """Circuit and daily-limit state of every enabled live provider (for the status page and the CLI)."""
     return [p.guard.state() for p in available_providers(settings).values() if hasattr(p, "guard")]
+
+
+def built_provider_states() -> list[dict[str, Any]]:
+    """Like `provider_states`, for the providers this process has already built (a heartbeat builds none)."""
+    with _lock:
+        built = {name: p for providers in _cache.values() for name, p in providers.items()}
+    return [p.guard.state() for p in built.values() if hasattr(p, "guard")]
 
 
 def reset_registry() -> None:

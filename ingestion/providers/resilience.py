@@ -15,6 +15,11 @@ Every network call of a live provider goes through its `ProviderGuard.call`, in 
 retried. Only provider-wide failures count towards the breaker (an unknown symbol does not).
 pybreaker runs each call under the breaker's lock, so calls to one provider are serialised; the
 Yahoo provider gets its bounded concurrency from yfinance's own download threads.
+
+Counters (for /metrics, through the worker's heartbeat): `state()` reports `requests` (attempts sent: they
+passed the rate budget), `calls` (calls to `call`), `retries` (waits before another attempt) and `errors` by
+kind (`error_kind`): one per failed attempt, plus one per call refused without a request (`circuit_open`,
+`disabled`). They count from the guard's creation (per process) and never go down.
 """
 
 from __future__ import annotations
@@ -121,6 +126,31 @@ class GuardPolicy:
         )
 
 
+# Error kinds as counted in `state()["errors"]`, most specific class first.
+_ERROR_KINDS: list[tuple[type[BaseException], str]] = [
+    (CircuitOpen, "circuit_open"),
+    (BudgetExhausted, "budget_exhausted"),
+    (DailyLimitReached, "daily_limit"),
+    (RateLimited, "rate_limited"),
+    (Transient, "transient"),
+    (AuthenticationError, "auth"),
+    (NotFound, "not_found"),
+    (NotSupported, "not_supported"),
+    (ProviderError, "provider_error"),
+]
+ERROR_KINDS = tuple(kind for _, kind in _ERROR_KINDS) + ("disabled", "other")
+
+
+def error_kind(exc: BaseException) -> str:
+    """The counter an error goes to: `transient` (5xx, timeouts), `rate_limited` (429, `Note`), `daily_limit`,
+    `budget_exhausted` (our own budget, nothing sent), `auth`, `not_found`, `not_supported`, `circuit_open`,
+    `provider_error` (any other provider error, e.g. a malformed payload) or `other` (not a provider error)."""
+    for cls, kind in _ERROR_KINDS:
+        if isinstance(exc, cls):
+            return kind
+    return "other"
+
+
 def _is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, BudgetExhausted | DailyLimitReached):
         return False
@@ -161,6 +191,10 @@ class ProviderGuard:
         self._disabled_until: datetime | None = None
         self._lock = threading.Lock()
         self.attempts_made = 0  # network attempts that passed the rate budget (inspectable in tests)
+        self._counts_lock = threading.Lock()  # the counters below are read by the heartbeat thread
+        self.calls_made = 0
+        self.retries_made = 0
+        self.errors: dict[str, int] = {}
 
     # -- state (for the UI, the logs and the tests) ------------------------------------------------
     @property
@@ -177,26 +211,43 @@ class ProviderGuard:
         log.warning("%s: disabled until %s: %s", self.name, until.isoformat(), reason)
 
     def state(self) -> dict[str, Any]:
-        """A snapshot: circuit state (closed/open/half-open), consecutive failures, disabled_until."""
+        """A snapshot (JSON-ready): circuit state (closed/open/half-open), consecutive failures, disabled_until,
+        and the counters since the guard was made: requests, calls, retries, errors by kind."""
         until = self.disabled_until
+        with self._counts_lock:
+            counts = {
+                "requests": self.attempts_made,
+                "calls": self.calls_made,
+                "retries": self.retries_made,
+                "errors": dict(self.errors),
+            }
         return {
             "provider": self.name,
             "circuit": self.breaker.current_state,
             "consecutive_failures": self.breaker.fail_counter,
             "disabled_until": until.isoformat() if until else None,
+            **counts,
         }
+
+    def _count_error(self, kind: str) -> None:
+        with self._counts_lock:
+            self.errors[kind] = self.errors.get(kind, 0) + 1
 
     # -- the call path ----------------------------------------------------------------------------
     def call(self, fn: Callable[..., T], *args: Any, weight: int = 1, **kwargs: Any) -> T:
         """Run `fn(*args, **kwargs)` under the budget, the retries and the breaker; raise named errors."""
+        with self._counts_lock:
+            self.calls_made += 1
         until = self.disabled_until
         if until is not None:
+            self._count_error("disabled")
             raise DailyLimitReached(
                 f"{self.name}: daily request limit reached; disabled until {until.isoformat()}", until
             )
         try:
             return self.breaker.call(self._with_retries, fn, args, kwargs, weight)
         except pybreaker.CircuitBreakerError:
+            self._count_error("circuit_open")
             raise CircuitOpen(
                 f"{self.name}: circuit open after {self.policy.fail_max} consecutive failures; "
                 f"calls resume after {self.policy.reset_timeout:g} s"
@@ -216,9 +267,14 @@ class ProviderGuard:
         )
         for attempt in retrying:
             with attempt:
-                self._acquire(weight)
-                self.attempts_made += 1
-                return fn(*args, **kwargs)
+                try:
+                    self._acquire(weight)
+                    with self._counts_lock:
+                        self.attempts_made += 1
+                    return fn(*args, **kwargs)
+                except Exception as exc:
+                    self._count_error(error_kind(exc))
+                    raise
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
     def _wait(self, retry_state: RetryCallState) -> float:
@@ -238,6 +294,8 @@ class ProviderGuard:
         return retry_state.idle_for + retry_state.upcoming_sleep > self.policy.max_wait
 
     def _log_retry(self, retry_state: RetryCallState) -> None:
+        with self._counts_lock:
+            self.retries_made += 1
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         log.warning(
             "%s: attempt %d failed (%s); retrying in %.1f s",

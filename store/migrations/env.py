@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from store.db import include_name
 from store.tables import metadata
 
 config = context.config
@@ -15,10 +16,10 @@ def run_migrations() -> None:
         from store.db import get_engine
 
         with get_engine().begin() as conn:
-            context.configure(connection=conn, target_metadata=metadata, compare_type=True)
+            context.configure(connection=conn, target_metadata=metadata, compare_type=True, include_name=include_name)
             context.run_migrations()
         return
-    context.configure(connection=connection, target_metadata=metadata, compare_type=True)
+    context.configure(connection=connection, target_metadata=metadata, compare_type=True, include_name=include_name)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -89,24 +89,55 @@ def freshness(conn: sa.Connection) -> Freshness:
     return Freshness(latest, sources, last_run)
 
 
-def ingestion_runs(conn: sa.Connection, limit: int = 50) -> pd.DataFrame:
-    """The latest runs, newest first."""
+RUN_COLUMNS = [
+    "id", "job", "source", "status", "started_at", "finished_at", "duration_s", "rows_written",
+    "items_ok", "items_failed", "failures", "error_summary",
+]  # fmt: skip
+
+
+def ingestion_runs(
+    conn: sa.Connection,
+    limit: int = 50,
+    *,
+    job: str | None = None,
+    provider: str | None = None,
+    status: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> pd.DataFrame:
+    """The latest runs, newest first, optionally filtered (job, a provider among its sources, status, the UTC
+    day it started in [start, end]); with duration, items ok / failed and the failed items' reasons."""
     runs = tables.ingestion_runs
-    query = (
-        sa.select(
-            runs.c.id,
-            runs.c.job,
-            runs.c.source,
-            runs.c.status,
-            runs.c.started_at,
-            runs.c.finished_at,
-            runs.c.rows_written,
-            runs.c.error_summary,
+    query = sa.select(
+        runs.c.id, runs.c.job, runs.c.source, runs.c.status, runs.c.started_at, runs.c.finished_at,
+        runs.c.rows_written, runs.c.error_summary, runs.c.details,
+    ).order_by(runs.c.id.desc()).limit(limit)  # fmt: skip
+    if job:
+        query = query.where(runs.c.job == job)
+    if provider:
+        query = query.where(sa.func.string_to_array(runs.c.source, ",").any_() == provider)
+    if status:
+        query = query.where(runs.c.status == status)
+    day = sa.func.date(sa.func.timezone("UTC", runs.c.started_at))
+    if start:
+        query = query.where(day >= start)
+    if end:
+        query = query.where(day <= end)
+    rows = []
+    for r in conn.execute(query).mappings():
+        items = (r["details"] or {}).get("items") or {}
+        failed = (r["details"] or {}).get("failed") or {}
+        duration = (r["finished_at"] - r["started_at"]).total_seconds() if r["finished_at"] else None
+        rows.append(
+            {
+                **{k: r[k] for k in RUN_COLUMNS if k in r},
+                "duration_s": duration,
+                "items_ok": sum(1 for i in items.values() if i.get("status") == "ok"),
+                "items_failed": len(failed),
+                "failures": "; ".join(f"{item}: {why}" for item, why in sorted(failed.items())),
+            }
         )
-        .order_by(runs.c.id.desc())
-        .limit(limit)
-    )
-    return pd.read_sql(query, conn)
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
 
 def coverage(conn: sa.Connection) -> pd.DataFrame:

@@ -8,6 +8,7 @@ and over a whole run with known secret values set, none of them reaches the serv
 from __future__ import annotations
 
 import ast
+import json
 import re
 import uuid
 
@@ -113,10 +114,10 @@ def test_every_page_url_on_a_fresh_process_serves_only_the_login_form(database_u
 def test_login_survives_a_refresh_and_logout_survives_one_too(server, browser):  # noqa: F811
     context = browser.new_context()
     page = context.new_page()
-    page.goto(server.url + "/data-status")
+    page.goto(server.url + "/data-health")
     sign_in(page, "admin", PASSWORD)
-    page.get_by_role("heading", name="Data status").wait_for(timeout=20_000)
-    page.wait_for_url(re.compile(r"/data-status$"), timeout=20_000)  # back from /auth/session
+    page.get_by_role("heading", name="Data health").wait_for(timeout=20_000)
+    page.wait_for_url(re.compile(r"/data-health$"), timeout=20_000)  # back from /auth/session
     cookie = session_cookie(context)
     assert cookie is not None, context.cookies()
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/"
@@ -124,7 +125,7 @@ def test_login_survives_a_refresh_and_logout_survives_one_too(server, browser): 
     assert sessions.COOKIE_NAME not in page.evaluate("document.cookie")  # scripts cannot read it
 
     page.reload()
-    page.get_by_role("heading", name="Data status").wait_for(timeout=20_000)
+    page.get_by_role("heading", name="Data health").wait_for(timeout=20_000)
     assert "Sign in to continue." not in visible_text(page)
     for title in ADMIN_TITLES:  # an admin sees the admin pages in the navigation
         assert page.get_by_role("link", name=title).count() == 1
@@ -136,15 +137,15 @@ def test_login_survives_a_refresh_and_logout_survives_one_too(server, browser): 
     assert session_cookie(context) is None  # /auth/logout cleared it
     page.reload()
     wait_for_login_form(page)
-    assert "Ingestion runs" not in visible_text(page)
+    assert "Symbols up to date" not in visible_text(page)
 
     # The cookie copied before signing out is dead: the session row is gone.
     thief = browser.new_context()
     thief.add_cookies([{k: cookie[k] for k in ("name", "value", "domain", "path", "httpOnly", "sameSite")}])
     stolen = thief.new_page()
-    stolen.goto(server.url + "/data-status")
+    stolen.goto(server.url + "/data-health")
     wait_for_login_form(stolen)
-    assert "Ingestion runs" not in visible_text(stolen)
+    assert "Symbols up to date" not in visible_text(stolen)
     thief.close()
     context.close()
 
@@ -218,6 +219,7 @@ def test_no_secret_reaches_the_logs_over_a_full_run(secret_database_url, browser
         "AUTH_SECRET": "log-test-auth-secret-Vb8nQ2xR7kL4mP9tW3zF6cH1",
         "FRED_API_KEY": "fredkey0123456789abcdef01234567",
         "ALPHAVANTAGE_API_KEY": "AVKEY9876543210ZZ",
+        "METRICS_TOKEN": "log-test-metrics-token-Qm4sW8",
     }
     env = {
         **secrets,
@@ -255,8 +257,16 @@ def test_no_secret_reaches_the_logs_over_a_full_run(secret_database_url, browser
         page.get_by_role("button", name="Sign out").click()
         wait_for_login_form(page)
         health = get(srv.url + "/healthz")[1]
+        bearer = {"Authorization": f"Bearer {secrets['METRICS_TOKEN']}"}
+        assert get(srv.url + "/metrics")[0] == 401
+        scraped = get(srv.url + "/metrics", headers=bearer)[1]
+        assert 'market_desk_logins_total{outcome="failed"} 4.0' in scraped
         context.close()
     output = srv.output()
+    # Not a terminal: the app and its worker log one JSON object per line.
+    logged = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert len(logged) > 10 and all({"timestamp", "level", "logger", "message"} <= set(line) for line in logged)
+    assert any(line["message"].startswith("login ok: admin") for line in logged)
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         from store import tables

@@ -67,7 +67,7 @@ def test_cold_start_serves_health_with_the_sample_loaded(server):
 def test_logged_out_browser_gets_only_the_login_form_for_every_page_url(server, browser):
     """A fresh process (first requests are page URLs, not the root) and fresh browser contexts."""
     # "/" is the Overview (the default page); an unknown URL falls back to it, behind the same gate.
-    for path in ("/data-status", "/", "/no-such-page"):
+    for path in ("/data-health", "/", "/no-such-page"):
         context = browser.new_context()
         page = context.new_page()
         page.goto(server.url + path)
@@ -75,7 +75,7 @@ def test_logged_out_browser_gets_only_the_login_form_for_every_page_url(server, 
         page.wait_for_timeout(500)  # give any page content that might follow time to arrive
         body = page.inner_text("body")
         assert "Sign in to continue." in body
-        for leaked in ("Coverage", "Ingestion runs", "Last close", "AAPL", "Overview", "Data status"):
+        for leaked in ("Coverage", "Symbols up to date", "Last close", "AAPL", "Overview", "Data health"):
             assert leaked not in body, f"{path}: {leaked!r} visible while logged out"
         context.close()
 
@@ -84,12 +84,12 @@ def test_console_login_opens_the_requested_page(server, browser, tmp_path):
     password = printed_password(server.output())
     context = browser.new_context()
     page = context.new_page()
-    page.goto(server.url + "/data-status")
+    page.goto(server.url + "/data-health")
     page.get_by_label("Username").fill("admin")
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("heading", name="Data status").wait_for(timeout=20_000)
-    page.get_by_text("Ingestion runs").wait_for()
+    page.get_by_role("heading", name="Data health").wait_for(timeout=20_000)
+    page.get_by_text("Symbols up to date").wait_for()
     page.get_by_role("link", name="Overview").click()
     page.get_by_role("heading", name="Overview").wait_for(timeout=20_000)
     page.get_by_text("bundled sample dataset").wait_for()

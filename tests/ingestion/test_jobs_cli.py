@@ -181,3 +181,18 @@ def test_an_upstream_that_echoes_the_api_key_leaks_it_nowhere(engine_for, empty_
     with engine_for(empty_database_url).connect() as conn:
         stored = json.dumps([list(r) for r in conn.execute(sa.select(tables.ingestion_runs)).all()], default=str)
     assert key not in stored and "Invalid API call" in stored
+
+
+def test_run_with_queue_queues_it_for_a_worker_and_runs_nothing_here(cli_db, capsys):
+    from ingestion import queue
+
+    code = main(["backfill", "--job", "prices", "--symbols", "aapl", "--start", "2024-01-02", "--queue"])
+    out = capsys.readouterr().out
+    assert code == 0 and out.startswith("queued prices as task "), out
+    assert runs(cli_db) == [] and bar_counts(cli_db) == {}  # nothing ran in this process
+    with cli_db.connect() as conn:
+        [task] = queue.recent_tasks(conn)
+    assert task["params"]["items"] == ["AAPL"] and task["queue_status"] == "todo" and task["requested_by"] is None
+    assert main(["run", "--job", "quotes", "--queue", "--dry-run"]) == 2
+    assert "--dry-run runs here" in capsys.readouterr().err
+    queue.close_sync()

@@ -7,37 +7,20 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 
 import pytest
 import sqlalchemy as sa
 
-from ingestion.config import IngestionConfig
-from ingestion.scheduler import due_jobs, previous_fire, triggers
 from ingestion.supervisor import PARENT_ENV, WorkerSupervisor
-from ingestion.worker import Worker
 from store import calendar, tables
 from store.reads.workers import worker_states
-from store.settings import Settings
-from tests.conftest import ROOT, TEST_PASSWORD
-from tests.support.app import ROUTER, log_in, page, texts
-from tests.support.doubles import SyntheticPrices, bar_counts, migrated_engine
-from tests.support.server import guarded_env
+from tests.conftest import ROOT
+from tests.support.app import ROUTER, frame, log_in, page, texts
+from tests.support.doubles import migrated_engine
+from tests.support.workers import start_worker, worker_env
 
 NY = "America/New_York"
-
-
-def worker_env(url: str, **extra: str) -> dict[str, str]:
-    """A worker with no live provider (keyless, yfinance off): it schedules and beats, and fetches nothing."""
-    return guarded_env(
-        {
-            "DATABASE_URL": url,
-            "TERMINAL_PASSWORD": TEST_PASSWORD,
-            "YFINANCE_ENABLED": "false",
-            "WORKER_HEARTBEAT_SECONDS": "0.3",
-            **extra,
-        }
-    )
 
 
 def heartbeats(engine: sa.Engine) -> list[dict]:
@@ -68,7 +51,7 @@ def test_worker_process_migrates_beats_and_stops_cleanly_on_sigterm(make_databas
     engine = sa.create_engine(url)
     try:
         beat = wait_for(lambda: _safe(lambda: beat_of(engine, process.pid, "idle")))
-        assert set(beat["details"]["next_runs"]) == {"prices", "quotes", "macro", "reference", "catch_up"}
+        assert set(beat["details"]["next_runs"]) == {"prices", "quotes", "macro", "reference"}
         first = beat["beat_at"]
         wait_for(lambda: beat_of(engine, process.pid)["beat_at"] > first)  # it keeps beating
         with engine.connect() as conn:
@@ -142,25 +125,6 @@ def test_supervisor_backs_off_exponentially_up_to_the_cap(tmp_path):
     assert set(supervisor.state.history) == {3}
 
 
-def test_worker_run_records_the_job_and_survives_errors(make_migrated_database, monkeypatch):
-    engine = migrated_engine(make_migrated_database())
-    worker = Worker(engine, Settings(), IngestionConfig(history_start=date(2024, 1, 2)))
-    monkeypatch.setattr(worker, "providers_for", lambda job: [SyntheticPrices()])
-    from ingestion.sample import ensure_universe
-
-    ensure_universe(engine, ROOT / "data" / "sample")
-    with engine.begin() as conn:
-        conn.execute(tables.instruments.update().where(tables.instruments.c.symbol != "AAPL").values(active=False))
-    worker.run("prices")
-    assert worker.last_results["prices"]["status"] == "success"
-    assert set(bar_counts(engine)) == {"AAPL"}
-
-    monkeypatch.setattr(worker, "providers_for", lambda job: [])
-    worker.run("macro")  # no provider: logged and skipped, nothing raised
-    assert worker.last_results["macro"]["status"] == "no provider"
-    engine.dispose()
-
-
 # -- schedule -----------------------------------------------------------------------------------
 
 
@@ -186,31 +150,6 @@ def ny(text: str) -> datetime:
 )
 def test_quotes_only_while_the_nyse_is_open(moment, open_):
     assert calendar.is_market_open(ny(moment)) is open_
-
-
-def test_previous_fire_follows_new_york_time_across_dst():
-    trigger = triggers(IngestionConfig())["prices"]
-    assert previous_fire(trigger, ny("2024-03-11 09:00")) == ny("2024-03-08 17:15")  # Friday, before the DST switch
-    assert previous_fire(trigger, ny("2024-03-11 18:00")) == ny("2024-03-11 17:15")
-
-
-def test_due_jobs_catch_up_missed_and_failed_runs(make_migrated_database):
-    engine = migrated_engine(make_migrated_database())
-    config = IngestionConfig()
-    now = ny("2024-07-10 20:00").astimezone(UTC)  # Wednesday, after prices (17:15) and macro (18:00)
-    assert due_jobs(engine, config, now) == ["prices", "macro", "reference"]  # never ran
-
-    def record(job, status, started):
-        with engine.begin() as conn:
-            conn.execute(tables.ingestion_runs.insert().values(job=job, source="t", status=status, started_at=started))
-
-    record("prices", "success", ny("2024-07-10 17:16"))
-    record("macro", "failed", now - timedelta(minutes=5))  # failed just now: retried later, not at once
-    record("reference", "partial", ny("2024-07-06 06:01"))  # Saturday's run counts
-    assert due_jobs(engine, config, now) == []
-    assert due_jobs(engine, config, now + timedelta(minutes=31)) == ["macro"]
-    assert due_jobs(engine, config, ny("2024-07-11 17:20").astimezone(UTC)) == ["prices", "macro"]
-    engine.dispose()
 
 
 def test_health_reports_the_worker_without_data(make_migrated_database, monkeypatch):
@@ -243,41 +182,19 @@ def test_health_reports_the_worker_without_data(make_migrated_database, monkeypa
         get_settings.cache_clear()
 
 
-STUCK_WORKER = """
-import sys, time
-from datetime import date
-from ingestion.config import IngestionConfig
-from ingestion.providers.base import Provider
-from ingestion.worker import run_worker, Worker
-from store.db import create_db_engine, migrate
-from store.settings import Settings
+def test_a_stop_does_not_wait_for_a_stuck_job_forever(make_migrated_database, tmp_path, engine_for):
+    from ingestion import queue
 
-class Stuck(Provider):
-    name = "stuck"
-
-    def daily_bars(self, symbols, start, end):
-        open(sys.argv[2], "w").close()  # tell the test the request is in flight
-        time.sleep(600)  # a provider hanging in its retries
-
-Worker.providers_for = lambda self, job: [Stuck()]
-engine = create_db_engine(sys.argv[1])
-migrate(engine)
-sys.exit(run_worker(engine, Settings(), IngestionConfig()))
-"""
-
-
-def test_a_stop_does_not_wait_for_a_stuck_job_forever(make_database, tmp_path):
-    url = make_database()
-    script = tmp_path / "stuck_worker.py"
-    script.write_text(STUCK_WORKER)
+    url = make_migrated_database()
+    engine_for(url)
     in_flight = tmp_path / "in-flight"
-    env = worker_env(url, WORKER_STOP_GRACE_SECONDS="1")  # an injected grace period: the test waits 1 s, not 10
-    process = subprocess.Popen([sys.executable, str(script), url, str(in_flight)], cwd=ROOT, env=env)
+    # An injected grace period: the test waits 1 s, not the default 10.
+    process = start_worker(url, tmp_path / "w", "stuck", str(in_flight), "600", WORKER_STOP_GRACE_SECONDS="1")
     engine = sa.create_engine(url)
     try:
-        # The catch-up check runs the (never run) prices job a second after start, and its request hangs.
-        wait_for(in_flight.exists)
-        assert beat_of(engine, process.pid)["current_job"] == "prices"
+        queue.request_run("prices", ["AAA"], date(2024, 1, 2), date(2024, 1, 31))
+        wait_for(in_flight.exists)  # its request hangs, as a provider stuck in its retries would
+        wait_for(lambda: beat_of(engine, process.pid)["current_job"] == "ingest.prices")  # its next heartbeat
         stopped_at = time.monotonic()
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
@@ -288,24 +205,25 @@ def test_a_stop_does_not_wait_for_a_stuck_job_forever(make_database, tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
+        queue.close_sync()
         engine.dispose()
 
 
-def test_data_status_page_shows_the_worker_and_disabled_providers(ready_app):
+def test_data_health_page_shows_the_worker_and_disabled_providers(ready_app):
     from streamlit.testing.v1 import AppTest
 
     from tests.support.app import ROUTER, log_in, page
 
     at = log_in(AppTest.from_file(ROUTER, default_timeout=30).run())
-    at.switch_page(page("data_status")).run()
+    at.switch_page(page("data_health")).run()
     assert not at.exception
-    assert "Ingestion worker" in [s.value for s in at.subheader]
+    assert "Workers" in [s.value for s in at.subheader]
     shown = texts(at)
-    assert "No ingestion worker has reported in the last day." in shown
+    assert "No ingestion worker has reported in the last day: queued runs wait until one starts." in shown
     assert "Provider alpha_vantage is disabled: ALPHAVANTAGE_API_KEY is not set." in shown
 
 
-def test_data_status_page_lists_a_beating_worker(ready_app, sample_database_url):
+def test_data_health_page_lists_a_beating_worker(ready_app, sample_database_url):
     from streamlit.testing.v1 import AppTest
 
     engine = sa.create_engine(sample_database_url)
@@ -322,9 +240,9 @@ def test_data_status_page_lists_a_beating_worker(ready_app, sample_database_url)
         )
     try:
         at = log_in(AppTest.from_file(ROUTER, default_timeout=30).run())
-        at.switch_page(page("data_status")).run()
+        at.switch_page(page("data_health")).run()
         assert not at.exception
-        workers = at.dataframe[-1].value
+        workers = frame(at, "worker")
         assert workers["worker"].tolist() == ["host:42"] and workers["status"].tolist() == ["idle"]
         assert workers["next_runs"].tolist() == ["prices 2026-11-25T22:15:00+00:00"]
     finally:

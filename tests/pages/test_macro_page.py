@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from analytics.macro import rolling_macro_beta, transform_series
+from store import tables
 from tests.conftest import ROOT
 from tests.support.app import ROUTER, log_in, messages, page, shown
 
@@ -206,10 +207,15 @@ def test_admin_adds_a_fred_id_for_the_next_ingestion_run(writable_app):
     at.text_input(key="macro_add_id").input("dgs30")
     at.button(key="macro_add_submit").click().run()
     assert not at.exception
-    assert "DGS30 was added to the macro universe; it will be fetched on the next macro ingestion run." in messages(at)
+    assert "DGS30 was added; the next macro run fetches it." in messages(at)
     assert "DGS30" in stored_ids(writable_app)
     assert runs_recorded(writable_app) == before  # the page runs no ingestion job in the web process
-    assert ("admin_add_series", {"series": "DGS30"}) in audited(writable_app)
+    assert ("universe_added", {"series": "DGS30"}) in audited(writable_app)
+    # "Fetch it now" queued the series for the worker (the web process only queues), and the page watches it.
+    with writable_app.connect() as conn:
+        [task] = conn.execute(sa.select(tables.task_progress)).mappings().all()
+    assert task["task"] == "ingest.macro" and task["params"]["items"] == ["DGS30"] and task["state"] == "queued"
+    assert "ingest.macro · **Queued**" in "\n".join(shown(m.value) for m in at.markdown)
     # It is in the catalog at once (pending), and charting it says there is nothing yet.
     at.text_input(key="macro_search").input("DGS30").run()
     assert list(at.dataframe[0].value["series_id"]) == ["DGS30"]
@@ -218,7 +224,7 @@ def test_admin_adds_a_fred_id_for_the_next_ingestion_run(writable_app):
 
     at.text_input(key="macro_add_id").input("DGS10")
     at.button(key="macro_add_submit").click().run()
-    assert "DGS10 is already in the macro universe." in messages(at)
+    assert "DGS10 is already in the universe." in messages(at)
     at.text_input(key="macro_add_id").input("not an id!")
     at.button(key="macro_add_submit").click().run()
     assert "'not an id!' is not a FRED series id" in messages(at)

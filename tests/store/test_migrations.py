@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
-from store.db import alembic_config, create_db_engine, current_revision, migrate
+from store.db import alembic_config, create_db_engine, current_revision, include_name, migrate
 from store.tables import metadata
 
 # Every table of the schema, written out: a table added to store/tables.py without a migration (or the other
@@ -25,6 +25,7 @@ EXPECTED_TABLES = {
     "login_attempts",
     "audit_log",
     "login_handoffs",
+    "task_progress",
 }
 
 
@@ -40,7 +41,8 @@ def test_upgrade_from_empty_creates_the_schema(empty_database_url):
     assert len(heads) == 1, f"several migration heads {heads}: add a merge revision"
     assert current_revision(engine) == heads[0]
     tables = set(sa.inspect(engine).get_table_names())
-    assert tables - {"alembic_version"} == EXPECTED_TABLES
+    assert {t for t in tables if not t.startswith("procrastinate_")} - {"alembic_version"} == EXPECTED_TABLES
+    assert {"procrastinate_jobs", "procrastinate_workers", "procrastinate_events"} <= tables  # the job queue
     pk = sa.inspect(engine).get_pk_constraint("daily_bars")
     assert pk["constrained_columns"] == ["symbol", "date"]
     engine.dispose()
@@ -54,7 +56,8 @@ def test_migrations_match_the_table_definitions(empty_database_url):
     engine = create_db_engine(empty_database_url)
     migrate(engine)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+        opts = {"compare_type": True, "include_name": include_name}
+        diff = compare_metadata(MigrationContext.configure(conn, opts=opts), metadata)
     assert diff == []
     engine.dispose()
 

@@ -76,6 +76,14 @@ def open_page(name: str, params: dict | None = None, username: str = "admin", pa
     return at.run()
 
 
+def frame(at: AppTest, column: str, index: int = 0):
+    """The `index`-th table on the page that has `column` (tables found by what they hold, not by position)."""
+    found = [d.value for d in at.dataframe if column in d.value.columns]
+    if len(found) <= index:
+        raise AssertionError(f"no table #{index} with a {column!r} column (tables: {len(at.dataframe)})")
+    return found[index]
+
+
 def markdown_bodies(at: AppTest) -> list[str]:
     """The source of every element that renders Markdown (alerts, captions, titles, markdown), in order."""
     kinds = ("title", "header", "subheader", "markdown", "caption", "error", "warning", "info", "success", "toast")

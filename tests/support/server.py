@@ -35,9 +35,10 @@ def guarded_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def get(url: str, timeout: float = 2.0) -> tuple[int, str]:
+def get(url: str, timeout: float = 2.0, headers: dict[str, str] | None = None) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback only
+        request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - loopback only
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback only
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()

@@ -294,9 +294,9 @@ def test_auth_session_route_sets_a_signed_httponly_lax_cookie_once(app_db, fake_
     code = sessions.create_handoff(app_db, token, sessions.browser_binding(BROWSER_BIND))
     routes_client.cookies.set(sessions.BINDING_COOKIE_NAME, BROWSER_BIND)
     response = routes_client.get(
-        "/auth/session", params={"code": code, "next": "/data-status?x=1"}, follow_redirects=False
+        "/auth/session", params={"code": code, "next": "/data-health?x=1"}, follow_redirects=False
     )
-    assert response.status_code == 303 and response.headers["location"] == "/data-status?x=1"
+    assert response.status_code == 303 and response.headers["location"] == "/data-health?x=1"
     header = set_cookie_header(response)
     assert header.startswith(f"{sessions.COOKIE_NAME}=") and "HttpOnly" in header and "SameSite=lax" in header
     assert "Secure" not in header  # development over plain http; production adds it (next test)

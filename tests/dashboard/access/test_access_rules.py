@@ -71,14 +71,14 @@ def test_trusted_hops_default_to_render_layout_only_on_render():
 @pytest.mark.parametrize(
     ("target", "expected"),
     [
-        ("/data-status", "/data-status"),
+        ("/data-health", "/data-health"),
         ("/ticker?symbol=AAPL", "/ticker?symbol=AAPL"),
         ("", "/"),
         (None, "/"),
         ("https://evil.example/", "/"),
         ("//evil.example/", "/"),
         ("/\\evil.example", "/"),
-        ("data-status", "/"),
+        ("data-health", "/"),
         ("/x\r\nSet-Cookie: a=b", "/"),
     ],
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -24,15 +24,64 @@ def fast_monitor(**overrides) -> health.HealthMonitor:
     return health.HealthMonitor(settings)
 
 
-def test_healthy_payload_reports_freshness(ready_app):
-    monitor = fast_monitor()
+# The bundled bars end on Thursday 2026-06-25: the next day that is the last session expected.
+DAY_AFTER_THE_LAST_BAR = datetime(2026, 6, 26, 12, 0, tzinfo=clock.NEW_YORK)
+
+
+def beat(engine, providers=(), state="idle"):
+    from store import tables
+
+    with engine.begin() as conn:
+        conn.execute(
+            tables.worker_heartbeats.insert().values(
+                worker_id="w:1", hostname="w", pid=1, state=state, details={"providers": list(providers)}
+            )
+        )
+
+
+def checked(settings=None):
+    monitor = fast_monitor(**(settings or {}))
     monitor.check_once()
-    status, body = health.health_payload(monitor.status)
+    return health.health_payload(monitor.status, monitor.settings)
+
+
+@pytest.fixture
+def writable_app(app_on, make_sample_database, monkeypatch):
+    monkeypatch.setattr(clock, "now", lambda: DAY_AFTER_THE_LAST_BAR)
+    return app_on(make_sample_database())
+
+
+def test_healthy_payload_reports_freshness(writable_app):
+    beat(writable_app)
+    status, body = checked()
     assert status == 200
-    assert body["status"] == "ok" and body["database"] == "ok"
-    assert body["latest_bar_date"] == "2026-06-25"
-    assert body["last_successful_ingestion"] is not None
+    assert body["status"] == "ok" and body["database"] == "ok" and body["reasons"] == []
+    assert body["latest_bar_date"] == body["expected_bar_date"] == "2026-06-25"
+    assert body["last_successful_ingestion"] is not None and body["live_workers"] == 1
+    assert body["queue"] == {"waiting": 0, "running": 0, "oldest_waiting_s": 0.0}
     assert body["version"] and 0 <= body["status_age_s"] < 5 and body["latency_ms"] >= 0
+
+
+def test_degraded_is_200_with_each_reason(writable_app, monkeypatch):
+    from ingestion import queue
+
+    status, body = checked()  # no worker has ever beaten
+    assert (status, body["status"]) == (200, "degraded")
+    assert body["reasons"] == ["no live ingestion worker: scheduled and requested runs wait"]
+    beat(writable_app, [{"provider": "yfinance", "circuit": "open"}, {"provider": "fred", "circuit": "closed"}])
+    monkeypatch.setattr(clock, "now", lambda: DAY_AFTER_THE_LAST_BAR + timedelta(days=4))  # Tuesday: 2 sessions on
+    queue.request_run("macro", ["UNRATE"], engine=writable_app)
+    with writable_app.begin() as conn:  # a task waiting for 20 minutes (no worker took it)
+        conn.execute(sa.text("update procrastinate_events set at = now() - interval '20 minutes'"))
+    status, body = checked()
+    queue.close_sync()
+    assert (status, body["status"]) == (200, "degraded")
+    assert body["reasons"] == [
+        "data older than expected: latest bar 2026-06-25, expected 2026-06-29",
+        "provider yfinance: circuit open after repeated failures",
+        "queue backlog: 1 task(s) waiting, the oldest for 1200 s",
+    ]
+    assert checked({"healthz_backlog_seconds": 3600})[1]["reasons"][-1].startswith("provider yfinance")
 
 
 def test_not_ready_is_503_with_the_reason(monkeypatch):

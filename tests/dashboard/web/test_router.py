@@ -4,7 +4,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import TEST_PASSWORD
-from tests.support.app import PAGE_FILES, ROUTER, log_in, page, shown, texts
+from tests.support.app import PAGE_FILES, ROUTER, frame, log_in, page, shown, texts
 
 
 def test_logged_out_session_gets_only_the_login_form(ready_app):
@@ -52,12 +52,12 @@ def test_sign_out_returns_to_the_login_form(ready_app):
     assert len(at.dataframe) == 0
 
 
-def test_data_status_page_lists_runs(ready_app):
+def test_data_health_page_lists_runs(ready_app):
     at = log_in(AppTest.from_file(ROUTER, default_timeout=30).run())
-    at.switch_page(page("data_status")).run()
+    at.switch_page(page("data_health")).run()
     assert not at.exception
-    assert at.title[0].value == "Data status"
-    coverage, runs = at.dataframe[0].value, at.dataframe[1].value
+    assert at.title[0].value == "Data health"
+    coverage, runs = frame(at, "dataset"), frame(at, "rows_written")
     assert set(coverage["dataset"]) == {"daily bars", "macro observations"}
     assert "success" in set(runs["status"])
 

@@ -128,3 +128,80 @@ def test_retry_after_parsing() -> None:
     assert parse_retry_after("Wed, 25 Nov 2026 12:00:30 GMT", now) == 30
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
     assert next_utc_midnight(now) == datetime(2026, 11, 26, tzinfo=UTC)
+
+
+def test_state_counts_requests_calls_retries_and_errors_by_kind() -> None:
+    g, slept = guard(attempts=3, fail_max=2, reset_timeout=60)
+    assert g.state() == {
+        "provider": "test",
+        "circuit": "closed",
+        "consecutive_failures": 0,
+        "disabled_until": None,
+        "requests": 0,
+        "calls": 0,
+        "retries": 0,
+        "errors": {},
+    }
+    g.call(Flaky(Transient("502"), "ok"))  # one retry, then success
+    with pytest.raises(NotFound):
+        g.call(Flaky(NotFound("unknown")))  # not retried
+    with pytest.raises(RateLimited):
+        g.call(Flaky(RateLimited("429", retry_after=1)))  # three attempts, two waits
+    with pytest.raises(Transient):
+        g.call(Flaky(Transient("503")))  # the second failed call opens the circuit
+    with pytest.raises(CircuitOpen):
+        g.call(Flaky("never sent"))
+    state = g.state()
+    assert state["circuit"] == "open"
+    assert (state["requests"], state["calls"], state["retries"]) == (2 + 1 + 3 + 3, 5, 1 + 2 + 2)
+    assert state["errors"] == {"transient": 1 + 3, "not_found": 1, "rate_limited": 3, "circuit_open": 1}
+    assert len(slept) == state["retries"] and state["requests"] == g.attempts_made
+
+
+def test_refusals_without_a_request_are_counted_by_kind() -> None:
+    now = [datetime(2026, 11, 25, 23, 0, tzinfo=UTC)]
+    g = ProviderGuard("av", [per_minute(5)], daily_limit=2, policy=GuardPolicy(rate_wait=0), now=lambda: now[0])
+    g.call(Flaky("ok"))
+    g.call(Flaky("ok"))
+    with pytest.raises(DailyLimitReached):
+        g.call(Flaky("ok"))  # the local daily budget: nothing sent
+    with pytest.raises(DailyLimitReached):
+        g.call(Flaky("ok"))  # disabled until the next UTC day: refused before the budget
+    state = g.state()
+    assert state["requests"] == 2 and state["calls"] == 4
+    assert state["errors"] == {"daily_limit": 1, "disabled": 1}
+    assert state["disabled_until"] == "2026-11-26T00:00:00+00:00"
+
+    budget = ProviderGuard("y", [per_minute(1)], policy=GuardPolicy(rate_wait=0))
+    budget.call(Flaky("ok"))
+    with pytest.raises(BudgetExhausted):
+        budget.call(Flaky("ok"))
+    assert budget.state()["errors"] == {"budget_exhausted": 1} and budget.state()["requests"] == 1
+
+
+def test_error_kinds() -> None:
+    from ingestion.providers.base import AuthenticationError, NotSupported, ProviderError
+    from ingestion.providers.resilience import ERROR_KINDS, error_kind
+
+    cases = {
+        Transient("x"): "transient",
+        RateLimited("x"): "rate_limited",
+        DailyLimitReached("x"): "daily_limit",
+        BudgetExhausted("x"): "budget_exhausted",
+        AuthenticationError("x"): "auth",
+        NotFound("x"): "not_found",
+        NotSupported("x"): "not_supported",
+        CircuitOpen("x"): "circuit_open",
+        ProviderError("x"): "provider_error",
+        ValueError("x"): "other",
+    }
+    assert {exc: error_kind(exc) for exc in cases} == cases
+    assert set(cases.values()) | {"disabled"} == set(ERROR_KINDS)
+
+
+def test_state_is_json_ready_for_the_heartbeat() -> None:
+    import json
+
+    g, _ = guard()
+    g.call(Flaky("ok"))
+    assert json.loads(json.dumps(g.state())) == g.state()

@@ -1,0 +1,357 @@
+"""Memory under real use: the app, its ingestion worker and the embedded PostgreSQL, as RSS and PSS.
+
+Render's starter plan gives the container 512 MB, and a page the app and the worker share (the interpreter,
+numpy's and pyarrow's libraries) counts once there: PSS (each page split between the processes that map it)
+is the figure that adds up. One server, as benchmarks/healthz.py starts it (`streamlit run`, embedded
+PostgreSQL, the sample data, a first start in a temporary data dir), with the worker enabled as in production:
+
+1. idle: the worker's start-up jobs queued (the schedule's catch-up, as a worker start inside its window
+   queues them; without network they fail fast), then once its heartbeat says idle with nothing queued,
+   sampled for --idle-seconds, the largest sample kept. The baseline, and the worker-idle goal's figure;
+2. peak: N sessions (default 10) each open Ticker (5 tickers, Max) then Risk (20 tickers, Max), re-running the
+   page every 2 s over --seconds, speaking Streamlit's websocket protocol (`rerun_script` back messages); each
+   session has its own tickers (a rotation over the sample universe), as distinct users would. Sampled every
+   0.5 s, the sample with the largest app + worker PSS kept;
+3. after: --after seconds once every websocket closed (Streamlit keeps a closed session for reconnection for
+   server.disconnectedSessionTTL, 120 s), to show whether the memory goes back.
+
+Groups: app = the `streamlit run` process; worker = its child `python -m ingestion worker` (and descendants);
+postgres = the postmaster and its backends. RSS and PSS come from /proc/<pid>/smaps_rollup. The kernel's PSS
+also splits a page with processes outside the container (any Python on this machine maps the same numpy), so
+"PSS, container" splits each resident page (its frame, from /proc/<pid>/pagemap, root only) between the
+measured processes alone: what Render would count. The goals use it (the kernel's PSS when not root).
+
+Goals (memory issue): app + worker <= 400 MiB PSS at peak; worker <= 130 MiB PSS idle; every st.cache_data /
+st.cache_resource in dashboard/ and pages/ has `ttl` and `max_entries` (a static scan, printed first). For
+scale, fresh interpreters importing pandas etc. are measured in the same run. Exit code 1 when a goal is
+missed. The environment reaches the server: `MALLOC_ARENA_MAX=2 python benchmarks/memory.py` measures that.
+
+    python benchmarks/memory.py [--sessions 10] [--seconds 60] [--after 30] [--no-jobs] [--caches]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import asyncio
+import contextlib
+import csv
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[0] = str(ROOT)  # not benchmarks/: a benchmark named like a stdlib module (queue.py) would shadow it
+from benchmarks.healthz import cluster_pids, session_cookie  # noqa: E402
+from tests.support.server import Server, guarded_env  # noqa: E402
+
+MIB = 1024 * 1024
+PAGE = os.sysconf("SC_PAGE_SIZE")
+GOALS = {"peak": 400.0, "worker_idle": 130.0}  # MiB
+UNIVERSE = [row["ticker"] for row in csv.DictReader((ROOT / "data/sample/reference/price_universe.csv").open())]
+SCALE = {
+    "python": "pass",
+    "import pandas": "import pandas",
+    "import streamlit": "import streamlit",
+    "the worker's imports": "import ingestion.__main__, ingestion.worker, ingestion.queue",
+}
+
+
+# -- the cache check (static) ----------------------------------------------------------------------------
+
+
+def cache_uses() -> list[tuple[str, int, str, bool, bool]]:
+    """(file, line, cache_data|cache_resource, has ttl, has max_entries) for every use in dashboard/ and pages/."""
+    found = []
+    for path in sorted([*ROOT.glob("dashboard/**/*.py"), *ROOT.glob("pages/**/*.py")]):
+        tree = ast.parse(path.read_text(), str(path))
+        parent = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+        for node in ast.walk(tree):
+            name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", None)
+            if name not in ("cache_data", "cache_resource") or isinstance(parent.get(node), ast.Attribute):
+                continue  # not a cache, or st.cache_data.clear()
+            call, given = parent.get(node), set()
+            if isinstance(call, ast.Call) and call.func is node:  # @st.cache_data(...), st.cache_data(fn, ...)
+                given = {
+                    k.arg for k in call.keywords if not (isinstance(k.value, ast.Constant) and k.value.value is None)
+                }
+            found.append((str(path.relative_to(ROOT)), node.lineno, name, "ttl" in given, "max_entries" in given))
+    return found
+
+
+def print_caches() -> bool:
+    uses = cache_uses()
+    missing = [u for u in uses if not (u[3] and u[4])]
+    print(f"Streamlit caches in dashboard/ and pages/: {len(uses)}, {len(missing)} without both ttl and max_entries")
+    for file, line, name, ttl, entries in missing:
+        lacks = " and ".join(k for k, ok in (("ttl", ttl), ("max_entries", entries)) if not ok)
+        print(f"  {file}:{line} st.{name} has no {lacks}")
+    return not missing
+
+
+# -- memory of processes ---------------------------------------------------------------------------------
+
+
+def rss_pss(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) in bytes from /proc/<pid>/smaps_rollup; (0, 0) for a process that is gone."""
+    try:
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0, 0
+    kib = {line.split(":")[0]: int(line.split()[1]) for line in lines if line.endswith(" kB")}
+    return kib.get("Rss", 0) * 1024, kib.get("Pss", 0) * 1024
+
+
+def frames(pid: int) -> np.ndarray:
+    """The physical frames of `pid`'s resident pages, from /proc/<pid>/pagemap (all zero without CAP_SYS_ADMIN)."""
+    found = [np.zeros(0, np.uint64)]
+    maps, pagemap = Path(f"/proc/{pid}/maps"), Path(f"/proc/{pid}/pagemap")
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError), maps.open() as lines, pagemap.open("rb") as table:
+        for line in lines:
+            start, end = (int(x, 16) for x in line.split()[0].split("-"))
+            if start >= 1 << 47:
+                continue  # [vsyscall]
+            table.seek(start // PAGE * 8)
+            entries = np.frombuffer(table.read((end - start) // PAGE * 8), np.uint64)
+            found.append(entries[entries >> np.uint64(63) == 1] & np.uint64((1 << 55) - 1))
+    return np.unique(np.concatenate(found))
+
+
+def worker_pids(app: int) -> list[int]:
+    """The app's child `python -m ingestion worker` and its descendants."""
+    parent, command = {}, {}
+    for proc in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            parent[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command[int(proc.name)] = (proc / "cmdline").read_bytes()
+    found = [pid for pid, ppid in parent.items() if ppid == app and b"ingestion\0worker" in command.get(pid, b"")]
+    for pid in found:
+        found.extend(child for child, ppid in parent.items() if ppid == pid)
+    return found
+
+
+def sample(app: int, folder: Path) -> dict[str, tuple[float, float, float]]:
+    """Per group (and app+worker): RSS, PSS, PSS in the container (NaN when the frames are hidden), in bytes.
+
+    Each process's frames and smaps are read back to back: the app's memory moves from one moment to the next.
+    """
+    groups = {"app": [app], "worker": worker_pids(app), "postgres": cluster_pids(folder)}
+    kernel, pages = {}, {}
+    for pid in (pid for pids in groups.values() for pid in pids):
+        pages[pid] = frames(pid)
+        kernel[pid] = rss_pss(pid)
+    every, mapped_by = np.unique(np.concatenate([np.zeros(0, np.uint64), *pages.values()]), return_counts=True)
+    hidden = every.size > 0 and not every.any()
+    share = {
+        p: np.nan if hidden else (1.0 / mapped_by[np.searchsorted(every, f)]).sum() * PAGE for p, f in pages.items()
+    }
+    out = {}
+    for name, pids in groups.items():
+        out[name] = (sum(kernel[p][0] for p in pids), sum(kernel[p][1] for p in pids), sum(share[p] for p in pids))
+    out["app+worker"] = tuple(a + w for a, w in zip(out["app"], out["worker"], strict=True))
+    return out
+
+
+def pss(s: dict, group: str) -> float:
+    """The goals' figure, in MiB: PSS in the container (the kernel's PSS when the frames are hidden)."""
+    return (s[group][1] if np.isnan(s[group][2]) else s[group][2]) / MIB
+
+
+def watch(app: int, folder: Path, seconds: float, until: subprocess.Popen | None = None) -> tuple[dict, dict]:
+    """Sample every 0.5 s for `seconds` (or while `until` runs): (the largest app+worker sample, the last)."""
+    peak = last = sample(app, folder)
+    end = time.monotonic() + seconds
+    while (until.poll() is None) if until else time.monotonic() < end:
+        time.sleep(0.5)
+        last = sample(app, folder)
+        peak = max(peak, last, key=lambda s: pss(s, "app+worker"))
+    return peak, last
+
+
+def for_scale() -> str:
+    """RSS / PSS of a fresh interpreter after each statement in SCALE (the app's environment, nothing else)."""
+    figures = []
+    for label, statement in SCALE.items():
+        code = f"{statement}\nprint(open('/proc/self/smaps_rollup').read())"
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, env=guarded_env({}), capture_output=True, text=True, check=True
+        ).stdout
+        kib = {line.split(":")[0]: int(line.split()[1]) for line in out.splitlines() if line.endswith(" kB")}
+        figures.append(f"{label} {kib['Rss'] / 1024:.0f} / {kib['Pss'] / 1024:.0f}")
+    return "For scale, RSS / PSS (MiB) of a fresh interpreter: " + "; ".join(figures)
+
+
+# -- the sessions (their own process) --------------------------------------------------------------------
+
+
+def tickers(start: int, count: int) -> str:
+    symbols = [s for s in UNIVERSE if s != "SPY"]  # SPY is Risk's benchmark
+    return ",".join(symbols[(start + i) % len(symbols)] for i in range(count))
+
+
+async def drive(base: str, cookie: str, sessions: int, seconds: float, every: float = 2.0) -> dict:
+    """Each session opens Ticker, then Risk, re-running the page every `every` s; returns what the runs showed."""
+    import websockets
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    stats: dict = {"ticker": [], "risk": [], "bytes": {"ticker": 0, "risk": 0}, "exceptions": 0, "errors": 0}
+
+    async def run(ws, page: str, query: str) -> None:  # noqa: ANN001 - a websockets connection
+        message = BackMsg()
+        message.rerun_script.query_string = query
+        message.rerun_script.page_name = page
+        started = time.monotonic()
+        await ws.send(message.SerializeToString())
+        while True:
+            raw = await ws.recv()
+            stats["bytes"][page] += len(raw)
+            reply = ForwardMsg()
+            reply.ParseFromString(raw)
+            kind = reply.WhichOneof("type")
+            if kind == "delta" and reply.delta.WhichOneof("type") == "new_element":
+                element = reply.delta.new_element
+                stats["exceptions"] += element.WhichOneof("type") == "exception"
+                stats["errors"] += element.WhichOneof("type") == "alert" and element.alert.format == 1
+            elif kind == "script_finished" and reply.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                stats[page].append(time.monotonic() - started)
+                return
+
+    async def session(number: int) -> None:
+        plan = [("ticker", f"t={tickers(5 * number, 5)}&range=Max"), ("risk", f"t={tickers(3 * number, 20)}&range=Max")]
+        headers = {"Cookie": f"md_session={cookie}", "Origin": base}
+        url = base.replace("http://", "ws://") + "/_stcore/stream"
+        async with websockets.connect(url, subprotocols=["streamlit"], additional_headers=headers, max_size=None) as ws:
+            await asyncio.sleep(number * every / sessions)  # spread the sessions over the cadence
+            begin = time.monotonic()
+            for part, (page, query) in enumerate(plan, start=1):
+                while True:
+                    started = time.monotonic()
+                    await run(ws, page, query)
+                    if time.monotonic() - begin >= seconds * part / len(plan):
+                        break
+                    await asyncio.sleep(max(0.0, every - (time.monotonic() - started)))
+
+    await asyncio.gather(*(session(i) for i in range(sessions)))
+    return stats
+
+
+# -- the orchestration -----------------------------------------------------------------------------------
+
+
+def settle_worker(app: int, jobs: bool, timeout: float = 300.0) -> list[str]:
+    """With `jobs`, queue the schedule's catch-up (on an empty database every job is due); then wait until the
+    worker's heartbeat says idle with nothing queued or running. Returns the ingestion tasks it ran."""
+    import sqlalchemy as sa
+    from procrastinate.exceptions import AlreadyEnqueued
+
+    from ingestion import queue
+    from store.db import get_engine, reset_engine
+
+    beat = sa.text("select state from worker_heartbeats where pid = :pid and beat_at > now() - interval '30 seconds'")
+    busy = sa.text(
+        "select count(*) from procrastinate_jobs where status = 'doing' or (status = 'todo' and scheduled_at is null)"
+    )
+    ran = sa.text(
+        "select task_name || ': ' || status from procrastinate_jobs where task_name like 'ingest.%' order by id"
+    )
+    try:
+        if jobs:
+            queue.open_sync()
+            with contextlib.suppress(AlreadyEnqueued):
+                queue.catch_up.defer(timestamp=int(time.time()))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            time.sleep(1.0)
+            pids = worker_pids(app)
+            with get_engine().connect() as conn:
+                if pids and conn.execute(beat, {"pid": pids[0]}).scalar() == "idle" and not conn.execute(busy).scalar():
+                    return list(conn.execute(ran).scalars())
+        raise SystemExit(f"the worker was not idle within {timeout:.0f} s")
+    finally:
+        queue.close_sync()
+        reset_engine()  # their backends would count as PostgreSQL's
+
+
+def report(phases: dict[str, dict], stats: dict) -> None:
+    print(f"\n  {'memory (MiB)':<40}{'RSS':>7}{'PSS':>7}{'PSS, container':>16}")
+    for phase, s in phases.items():
+        for group in ("app", "worker", "app+worker", "postgres"):
+            rss, kernel, container = (v / MIB for v in s[group])
+            print(f"  {phase if group == 'app' else '':<28}{group:<12}{rss:7.0f}{kernel:7.0f}{container:16.0f}")
+    for page in ("ticker", "risk"):
+        runs = stats[page] or [0.0]
+        size = stats["bytes"][page] / len(runs) / 1024
+        print(f"  {page}: {len(stats[page])} runs, median {statistics.median(runs):.2f} s, {size:.0f} KiB sent per run")
+    print(f"  exceptions shown: {stats['exceptions']}, error messages shown: {stats['errors']}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long the sessions run (Ticker, then Risk)")
+    parser.add_argument("--after", type=float, default=30.0, help="seconds measured once the sessions closed")
+    parser.add_argument("--idle-seconds", type=float, default=10.0, help="seconds measured once the worker is idle")
+    parser.add_argument("--no-jobs", action="store_true", help="queue no start-up jobs (then the clock decides)")
+    parser.add_argument("--caches", action="store_true", help="only the static cache check")
+    parser.add_argument("--drive", help=argparse.SUPPRESS)
+    parser.add_argument("--cookie", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.drive:
+        print(json.dumps(asyncio.run(drive(args.drive, args.cookie, args.sessions, args.seconds))))
+        return 0
+    caches_ok = print_caches()
+    if args.caches:
+        return 0 if caches_ok else 1
+    print(for_scale())
+
+    folder = Path(tempfile.mkdtemp(prefix="md-bench-memory-"))
+    env = {
+        "DATA_DIR": str(folder),
+        "TERMINAL_PASSWORD": secrets.token_urlsafe(16),
+        "AUTH_SECRET": secrets.token_urlsafe(32),
+        "WORKER_ENABLED": "true",
+    }
+    os.environ.update(env)
+    with Server(env, folder / "server.log") as server:
+        server.wait_for_health(200, timeout=180)
+        app, started = server.process.pid, time.monotonic()
+        ran = settle_worker(app, jobs=not args.no_jobs)
+        print(f"\nserver {server.url} (pid {app}), data in {folder}; worker idle {time.monotonic() - started:.0f} s")
+        print("  start-up tasks the worker ran: " + (", ".join(ran) or "none"))
+        idle, _ = watch(app, folder, args.idle_seconds)
+        drive_args = ["--drive", server.url, "--cookie", session_cookie(folder), "--sessions", str(args.sessions)]
+        driver = subprocess.Popen(
+            [sys.executable, __file__, *drive_args, "--seconds", str(args.seconds)], stdout=subprocess.PIPE, text=True
+        )
+        peak, _ = watch(app, folder, 0, until=driver)
+        stats = json.loads(driver.communicate()[0])
+        _, after = watch(app, folder, args.after)
+
+    report(
+        {"1. idle (baseline)": idle, f"2. peak, {args.sessions} sessions": peak, f"3. {args.after:.0f} s after": after},
+        stats,
+    )
+    figures = {"peak": pss(peak, "app+worker"), "worker_idle": pss(idle, "worker")}
+    checks = {
+        f"app+worker at peak {figures['peak']:.0f} <= {GOALS['peak']:.0f} MiB PSS": figures["peak"] <= GOALS["peak"],
+        f"worker idle {figures['worker_idle']:.0f} <= {GOALS['worker_idle']:.0f} MiB PSS": figures["worker_idle"]
+        <= GOALS["worker_idle"],
+        "every Streamlit cache has ttl and max_entries": caches_ok,
+        "the pages ran, without an error": bool(stats["risk"]) and not stats["exceptions"] and not stats["errors"],
+    }
+    for name, ok in checks.items():
+        print(f"  goal {name}: {'ok' if ok else 'MISSED'}")
+    return 0 if all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

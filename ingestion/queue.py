@@ -1,0 +1,625 @@
+"""The job queue: Procrastinate on the app's own PostgreSQL, behind this one module.
+
+Everything the rest of the code knows about the queue is here: the tasks (one per ingestion job in the
+registry, plus the schedule's `tick` and `catch_up`), how the web process and the CLI queue work
+(`request_run`, `defer_scheduled`, `cancel`, `retry`), the progress record a page polls, and the worker loop
+(`serve`). Procrastinate gives periodic tasks (its periodic deferrer queues each minute's `tick` once, however
+many workers run), per-task locks (a job never runs twice at once), queueing locks (a scheduled job is never
+queued twice), retries with backoff, worker heartbeats and stalled-job recovery. The web process only queues;
+workers (the app's supervised child, or `python -m ingestion worker` anywhere) run. Swapping the library (e.g.
+for PgQueuer) means rewriting this module only.
+
+Procrastinate's worker needs its psycopg 3 connector; our own reads and writes stay on SQLAlchemy + psycopg2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from procrastinate import App, JobContext, PsycopgConnector, RetryDecision, RetryStrategy
+from procrastinate.exceptions import AlreadyEnqueued
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from ingestion.config import IngestionConfig, load_config
+from ingestion.jobs import JOBS, JobRequest, Progress, run_job
+from ingestion.providers import registry
+from ingestion.scheduler import due_jobs, fired_jobs, next_runs
+from ingestion.supervisor import PARENT_ENV
+from store import clock, tables
+from store.db import get_engine
+from store.errors import first_line
+from store.logs import log_context
+from store.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+INGESTION_QUEUE = "ingestion"
+SCHEDULE_QUEUE = "schedule"
+QUEUES = (INGESTION_QUEUE, SCHEDULE_QUEUE)
+
+
+class Retry(RetryStrategy):
+    """Three attempts for a task that raises (providers fail per item, not by raising), after 5 s then 25 s.
+
+    The base wait is the QUEUE_RETRY_SECONDS setting, read when a task fails (short in tests).
+    """
+
+    def get_retry_decision(self, *, exception: BaseException, job: Any) -> RetryDecision | None:
+        if job.attempts + 1 >= self.max_attempts:
+            return None
+        return RetryDecision(retry_in={"seconds": get_settings().queue_retry_seconds * 5**job.attempts})
+
+
+RETRY = Retry(max_attempts=3)
+ON_DEMAND_PRIORITY = 10  # Procrastinate fetches higher priorities first; scheduled runs keep the default 0
+KEEP_FINISHED_HOURS = 24 * 14  # finished queue rows kept for the operations page and task durations
+
+# The tasks are declared on this app at import; its connector is set when it is opened, once the database is
+# resolved (the embedded one too): `open_sync` in the web app and the CLI, `serve` in a worker.
+app = App(connector=PsycopgConnector())
+_sync_open = threading.Lock()
+_sync_stack: contextlib.ExitStack | None = None
+
+
+def conninfo() -> str:
+    """The app's database as a libpq URL for psycopg 3 (the engine's URL without SQLAlchemy's driver name)."""
+    return get_engine().url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def open_sync() -> None:
+    """Open the queue for deferring from this (synchronous) process once: the web app, the CLI."""
+    global _sync_stack
+    with _sync_open:
+        if _sync_stack is None:
+            stack = contextlib.ExitStack()
+            stack.enter_context(app.replace_connector(PsycopgConnector(conninfo=conninfo(), min_size=0, max_size=2)))
+            app.open()
+            stack.callback(app.close)
+            _sync_stack = stack
+
+
+def close_sync() -> None:
+    """Close this process's queue connection (tests, a process that changes databases)."""
+    global _sync_stack
+    with _sync_open:
+        if _sync_stack is not None:
+            _sync_stack.close()
+            _sync_stack = None
+
+
+# -- the progress record ----------------------------------------------------------------------------------
+
+
+class TaskProgress(Progress):
+    """Writes a run's progress to its task_progress row (at most every half second: the page polls it)."""
+
+    def __init__(self, engine: sa.Engine, progress_id: int, every: float = 0.5) -> None:
+        self.engine, self.progress_id, self.every = engine, progress_id, every
+        self.total = self.done = self.rows = 0
+        self.step = ""
+        self._last = 0.0
+
+    def _write(self, force: bool = False, **extra: Any) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < self.every:
+            return
+        self._last = now
+        values = {"done": self.done, "total": self.total, "rows_written": self.rows, "step": self.step, **extra}
+        update(self.engine, self.progress_id, **values)
+
+    def start(self, job: str, total: int) -> None:
+        self.total, self.step = total, f"{job}: {total} request(s) planned"
+        self._write(force=True)
+
+    def grow(self, more: int) -> None:
+        self.total += more
+        self._write()
+
+    def advance(self, note: str, rows: int = 0) -> None:
+        self.done += 1
+        self.rows += rows
+        self.step = note[:200]
+        self._write()
+
+    def close(self) -> None:
+        self._write(force=True)
+
+
+def new_progress(
+    engine: sa.Engine, job: str, params: dict[str, Any], requested_by: str | None, queue_job_id: int | None = None
+) -> int:
+    t = tables.task_progress
+    with engine.begin() as conn:
+        return conn.execute(
+            t.insert()
+            .values(task=f"ingest.{job}", params=params, requested_by=requested_by, queue_job_id=queue_job_id)
+            .returning(t.c.id)
+        ).scalar_one()
+
+
+def update(engine: sa.Engine, progress_id: int, **values: Any) -> None:
+    t = tables.task_progress
+    with engine.begin() as conn:
+        conn.execute(t.update().where(t.c.id == progress_id).values(updated_at=sa.func.now(), **values))
+
+
+# -- the ingestion tasks ------------------------------------------------------------------------------
+
+
+_stop = threading.Event()  # set when this worker is asked to stop: a running job ends between batches
+
+
+def _run_ingestion(
+    context: JobContext,
+    job: str,
+    items: list[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    provider: str | None = None,
+    progress_id: int | None = None,
+) -> dict[str, Any]:
+    """Run one ingestion job in this worker; the outcome is recorded in ingestion_runs (and task_progress)."""
+    engine, settings = get_engine(), get_settings()
+    request = JobRequest(
+        job, items, date.fromisoformat(start) if start else None, date.fromisoformat(end) if end else None
+    )
+    providers = [registry.available_providers(settings)[provider]] if provider else JOBS[job].chain(settings)
+    if progress_id is None:  # a scheduled run: it gets a progress record too (the operations page lists them)
+        params = {"items": items, "start": start, "end": end, "provider": provider}
+        progress_id = new_progress(engine, job, params, "schedule", queue_job_id=context.job.id)
+    # Fields on every log line of this task (JSON logs); a context manager, not a bind: the thread is reused.
+    with log_context(job=job, task_id=progress_id, queue_job_id=context.job.id):
+        return _run(context, engine, job, request, providers, progress_id)
+
+
+def _run(
+    context: JobContext, engine: sa.Engine, job: str, request: JobRequest, providers: list, progress_id: int
+) -> dict[str, Any]:
+    """The run itself, its progress kept in the task_progress row `progress_id`."""
+    update(engine, progress_id, state="running", started_at=sa.func.now(), message=None)
+    if not providers:
+        reasons = "; ".join(f"{k}: {v}" for k, v in registry.disabled_providers(get_settings()).items())
+        message = f"no live provider is enabled for the {job} job ({reasons or 'none configured'})"
+        log.warning("%s: %s", job, message)
+        update(engine, progress_id, state="failed", finished_at=sa.func.now(), message=message)
+        return {"status": "no provider", "message": message}
+    progress = TaskProgress(engine, progress_id)
+    try:
+        result = run_job(
+            engine,
+            request,
+            providers,
+            load_config(),
+            progress=progress,
+            should_stop=lambda: _stop.is_set() or context.should_abort(),
+        )
+    except Exception as exc:
+        update(engine, progress_id, state="failed", finished_at=sa.func.now(), message=first_line(exc))
+        raise  # the queue retries unexpected failures (a lost database connection, a lost lock)
+    summary = f"{result.status}: {result.rows_written} row(s) written, {len(result.failures)} item(s) failed"
+    if result.status == "skipped":
+        summary = "skipped: the job is already running (its lock is held)"
+    state = "failed" if result.status == "failed" else "done"
+    update(engine, progress_id, state=state, finished_at=sa.func.now(), message=summary, run_id=result.run_id)
+    log.info("%s: %s", job, summary)
+    return {"status": result.status, "run_id": result.run_id, "rows_written": result.rows_written}
+
+
+def _ingestion_task(job: str) -> Any:
+    def run(context: JobContext, **params: Any) -> dict[str, Any]:
+        return _run_ingestion(context, job, **params)
+
+    run.__name__ = run.__qualname__ = f"ingest_{job}"
+    return app.task(name=f"ingest.{job}", queue=INGESTION_QUEUE, lock=f"ingest.{job}", retry=RETRY, pass_context=True)(
+        run
+    )
+
+
+INGESTION_TASKS = {job: _ingestion_task(job) for job in JOBS}
+
+
+# -- the schedule -------------------------------------------------------------------------------------
+
+
+def defer_scheduled(job: str) -> int | None:
+    """Queue a scheduled run of `job`, unless one is already waiting (then None)."""
+    open_sync()
+    try:
+        return INGESTION_TASKS[job].configure(queueing_lock=f"scheduled.{job}").defer()
+    except AlreadyEnqueued:
+        log.info("%s is already queued; not queueing it twice", job)
+        return None
+
+
+@app.periodic(cron="* * * * *", periodic_id="tick")
+@app.task(name="schedule.tick", queue=SCHEDULE_QUEUE, queueing_lock="schedule.tick")
+async def tick(timestamp: int) -> list[str]:
+    """Each minute: queue the jobs whose New York cron fires now and whose NYSE gate is open."""
+    at = datetime.fromtimestamp(timestamp, clock.now().tzinfo)
+    queued = []
+    for job in fired_jobs(load_config(), at):
+        if await INGESTION_TASKS[job].configure(queueing_lock=f"scheduled.{job}").defer_async() is not None:
+            queued.append(job)
+    return queued
+
+
+@app.periodic(cron="*/15 * * * *", periodic_id="catch_up")
+@app.task(name="schedule.catch_up", queue=SCHEDULE_QUEUE, queueing_lock="schedule.catch_up")
+async def catch_up(timestamp: int) -> list[str]:
+    """Every 15 minutes (and at worker start): queue jobs whose last scheduled time has no completed run."""
+    due = await asyncio.to_thread(due_jobs, get_engine(), load_config())
+    queued = []
+    for job in due:
+        try:
+            await INGESTION_TASKS[job].configure(queueing_lock=f"scheduled.{job}").defer_async()
+            queued.append(job)
+        except AlreadyEnqueued:
+            pass
+    return queued
+
+
+@app.periodic(cron="17 3 * * *", periodic_id="prune")
+@app.task(name="schedule.prune", queue=SCHEDULE_QUEUE, queueing_lock="schedule.prune")
+async def prune(timestamp: int) -> None:
+    """Daily: drop finished queue and progress rows older than two weeks (outcomes stay in ingestion_runs)."""
+    await app.job_manager.delete_old_jobs(nb_hours=KEEP_FINISHED_HOURS, include_failed=False)
+    await asyncio.to_thread(prune_progress, get_engine())
+
+
+def prune_progress(engine: sa.Engine) -> int:
+    t = tables.task_progress
+    cutoff = clock.now() - timedelta(hours=KEEP_FINISHED_HOURS)
+    with engine.begin() as conn:
+        return conn.execute(t.delete().where(t.c.finished_at < cutoff)).rowcount
+
+
+# -- on demand (the web process and the CLI) --------------------------------------------------------------
+
+
+def request_run(
+    job: str,
+    items: list[str] | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    *,
+    provider: str | None = None,
+    requested_by: str | None = None,
+    engine: sa.Engine | None = None,
+) -> int:
+    """Queue a run of `job` now; returns the id of its task_progress row (what a page polls).
+
+    Validated first, with the same rules as the CLI (unknown job, bad symbols or ids, dates in the wrong
+    order): ValueError with the reason, and nothing is queued.
+    """
+    engine = engine or get_engine()
+    spec = JOBS.get(job)
+    if spec is None:
+        raise ValueError(f"unknown job {job!r}; expected one of {', '.join(JOBS)}")
+    items = spec.items.validate(items) if items else None
+    JobRequest(job, items, start, end)  # the request's own checks
+    if start is not None and not spec.backfill:
+        raise ValueError(f"the {job} job takes no date range")
+    params: dict[str, Any] = {"items": items, "start": start.isoformat() if start else None}
+    params.update(end=end.isoformat() if end else None, provider=provider)
+    progress_id = new_progress(engine, job, params, requested_by)
+    open_sync()
+    # Ahead of scheduled and catch-up runs: a person is watching this one.
+    queue_job_id = INGESTION_TASKS[job].configure(priority=ON_DEMAND_PRIORITY).defer(**params, progress_id=progress_id)
+    update(engine, progress_id, queue_job_id=queue_job_id, message="queued: waiting for a worker")
+    log.info("queued %s (task %d, queue job %d) for %s", job, progress_id, queue_job_id, requested_by or "cli")
+    return progress_id
+
+
+def cancel(progress_id: int, engine: sa.Engine | None = None) -> bool:
+    """Cancel a task that has not started yet; False when it is already running or finished."""
+    engine = engine or get_engine()
+    t = tables.task_progress
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(t.c.queue_job_id, t.c.state).where(t.c.id == progress_id)).first()
+    if row is None or row.state != "queued" or row.queue_job_id is None:
+        return False
+    open_sync()
+    if not app.job_manager.cancel_job_by_id(row.queue_job_id):
+        return False
+    update(engine, progress_id, state="cancelled", finished_at=sa.func.now(), message="cancelled before it started")
+    return True
+
+
+def retry(queue_job_id: int, *, requested_by: str | None = None, engine: sa.Engine | None = None) -> bool:
+    """Queue a failed task again (the operations page's retry button); False when it is not a failed task."""
+    engine = engine or get_engine()
+    with engine.connect() as conn:
+        status = conn.execute(_STATUS, {"ids": [queue_job_id]}).first()
+    if status is None or status.status != "failed":
+        return False
+    open_sync()
+    app.job_manager.retry_job_by_id(queue_job_id, retry_at=clock.now())
+    t = tables.task_progress
+    with engine.begin() as conn:
+        conn.execute(
+            t.update()
+            .where(t.c.queue_job_id == queue_job_id)
+            .values(state="queued", finished_at=None, message=f"queued again by {requested_by or 'cli'}")
+        )
+    log.info("queue job %d queued again by %s", queue_job_id, requested_by or "cli")
+    return True
+
+
+# -- what the operations page, /metrics and /healthz read -------------------------------------------------
+
+# A task waits from when it was deferred (or its retry is due), counted only once it is due.
+_WAITING = """
+    from procrastinate_jobs j
+    left join lateral (select min(at) as at from procrastinate_events where job_id = j.id and type = 'deferred') d
+      on true
+"""
+_DUE = "(j.scheduled_at is null or j.scheduled_at <= now())"
+_DEPTH = sa.text(
+    f"""
+    select j.task_name, j.status::text as status, count(*) as tasks,
+           extract(epoch from now() - min(coalesce(j.scheduled_at, d.at))) as oldest_seconds
+    {_WAITING}
+    where j.status in ('todo', 'doing') and {_DUE}
+    group by j.task_name, j.status order by j.task_name, j.status
+    """
+)
+_FAILED = sa.text(
+    """
+    select j.id as queue_job_id, j.task_name, j.attempts, j.args, e.at as failed_at, p.id as task_id,
+           p.message, p.requested_by
+    from procrastinate_jobs j
+    left join lateral (select max(at) as at from procrastinate_events where job_id = j.id and type = 'failed') e
+      on true
+    left join task_progress p on p.queue_job_id = j.id
+    where j.status = 'failed'
+    order by j.id desc limit :limit
+    """
+)
+_STATUS = sa.text("select id, status::text as status, attempts from procrastinate_jobs where id = any(:ids)")
+
+
+def queue_depth(conn: sa.Connection) -> list[dict[str, Any]]:
+    """Tasks waiting (todo, due now) and running (doing), per task, with the age of the oldest."""
+    return [dict(r) for r in conn.execute(_DEPTH).mappings()]
+
+
+def installed(conn: sa.Connection) -> bool:
+    """Whether the queue's tables exist in this database (migration 0005)."""
+    query = "select to_regclass('procrastinate_jobs') is not null and to_regclass('procrastinate_events') is not null"
+    return bool(conn.execute(sa.text(query)).scalar_one())
+
+
+def status_counts(conn: sa.Connection) -> dict[tuple[str, str], int]:
+    """(queue, status) -> tasks, over every row the queue keeps (two weeks of finished ones)."""
+    query = sa.text("select queue_name, status::text, count(*) from procrastinate_jobs group by 1, 2")
+    return {(q, status): int(n) for q, status, n in conn.execute(query)}
+
+
+def oldest_waiting(conn: sa.Connection) -> dict[str, datetime]:
+    """Queue -> since when its oldest due task has been waiting."""
+    query = sa.text(
+        f"select j.queue_name, min(coalesce(j.scheduled_at, d.at)) {_WAITING} where j.status = 'todo' and {_DUE} "
+        "group by 1"
+    )
+    return {q: since for q, since in conn.execute(query) if since is not None}
+
+
+def task_durations(
+    conn: sa.Connection, buckets: tuple[float, ...]
+) -> dict[tuple[str, str, str], tuple[list[int], int, float]]:
+    """(queue, task, status) -> (cumulative counts at each bucket bound, count, total seconds) of finished tasks,
+    from their last `started` event to their end (a histogram, as Prometheus takes it)."""
+    counts = ", ".join(f"count(*) filter (where s <= {float(bound)!r})" for bound in buckets)
+    query = sa.text(
+        "with e as (select job_id, max(at) filter (where type = 'started') as started, "
+        "  max(at) filter (where type in ('succeeded', 'failed', 'aborted')) as ended "
+        "  from procrastinate_events group by job_id), "
+        "d as (select j.queue_name as queue, j.task_name as task, j.status::text as status, "
+        "  extract(epoch from e.ended - e.started)::float8 as s "
+        "  from procrastinate_jobs j join e on e.job_id = j.id "
+        "  where j.status::text in ('succeeded', 'failed', 'aborted') and e.ended >= e.started) "
+        f"select queue, task, status, count(*), coalesce(sum(s), 0), {counts} from d group by queue, task, status"
+    )
+    return {
+        (q, task, status): ([int(b) for b in bucket_counts], int(n), float(total))
+        for q, task, status, n, total, *bucket_counts in conn.execute(query)
+    }
+
+
+def failed_tasks(conn: sa.Connection, limit: int = 50) -> list[dict[str, Any]]:
+    """Tasks that failed after their retries, newest first, with the message their progress record holds."""
+    return [dict(r) for r in conn.execute(_FAILED, {"limit": limit}).mappings()]
+
+
+def recent_tasks(conn: sa.Connection, limit: int = 100, task_id: int | None = None) -> list[dict[str, Any]]:
+    """Progress records (newest first, or the one asked for) with their queue row's status and attempts."""
+    t = tables.task_progress
+    query = sa.select(t).order_by(t.c.id.desc()).limit(limit)
+    if task_id is not None:
+        query = query.where(t.c.id == task_id)
+    rows = [dict(r) for r in conn.execute(query).mappings()]
+    ids = [r["queue_job_id"] for r in rows if r["queue_job_id"] is not None]
+    queue = {r.id: r for r in conn.execute(_STATUS, {"ids": ids})} if ids else {}
+    for row in rows:
+        found = queue.get(row["queue_job_id"])
+        row["queue_status"] = found.status if found else None
+        row["attempts"] = found.attempts if found else None
+    return rows
+
+
+# -- the worker ---------------------------------------------------------------------------------------
+
+
+def _worker_id() -> str:
+    return os.environ.get("WORKER_ID") or f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class WorkerState:
+    worker_id: str = field(default_factory=_worker_id)
+    running: dict[int, str] = field(default_factory=dict)  # queue job id -> task name
+
+
+def _track(call_next: Any, context: JobContext, worker: Any) -> Any:
+    """Task middleware: what this worker is running, for its heartbeat (sync tasks run in their own thread)."""
+    _state.running[context.job.id or 0] = context.job.task_name
+    try:
+        return call_next()
+    finally:
+        _state.running.pop(context.job.id or 0, None)
+
+
+_state = WorkerState()
+
+
+def beat(engine: sa.Engine, config: IngestionConfig, state: str | None = None) -> None:
+    """Upsert this worker's heartbeat row (what the pages, /healthz and the CLI read); never fatal."""
+    running = sorted(set(_state.running.values()))
+    state = state or ("running" if running else "idle")
+    details = {"running": running, "next_runs": next_runs(config), "providers": registry.built_provider_states()}
+    values = {
+        "worker_id": _state.worker_id,
+        "hostname": socket.gethostname(),
+        "pid": os.getpid(),
+        "state": state,
+        "current_job": ",".join(running) or None,
+        "details": details,
+    }
+    statement = pg_insert(tables.worker_heartbeats).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=["worker_id"],
+        set_={
+            "beat_at": sa.func.now(),
+            "state": statement.excluded.state,
+            "current_job": statement.excluded.current_job,
+            "details": statement.excluded.details,
+        },
+    )
+    try:
+        with engine.begin() as conn:
+            conn.execute(statement)
+    except sa.exc.SQLAlchemyError as exc:
+        log.warning("heartbeat not written: %s", first_line(exc))
+
+
+def prune_heartbeats(engine: sa.Engine) -> None:
+    """Drop rows of workers gone for a day (each process has its own row)."""
+    hb = tables.worker_heartbeats
+    with engine.begin() as conn:
+        conn.execute(hb.delete().where(hb.c.beat_at < sa.func.now() - sa.text("interval '1 day'")))
+
+
+def parent_gone() -> bool:
+    expected = os.environ.get(PARENT_ENV)
+    return bool(expected) and os.getppid() != int(expected or 0)
+
+
+async def retry_stalled(settings: Settings) -> int:
+    """Queue again the tasks of workers that stopped beating (killed, frozen host): picked up by a live worker."""
+    stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=settings.queue_stalled_seconds)
+    count = 0
+    for job in stalled:
+        try:
+            await app.job_manager.retry_job(job)
+            count += 1
+            log.warning("task %s (queue job %s) of a stalled worker queued again", job.task_name, job.id)
+        except Exception as exc:  # noqa: BLE001 - another worker retried it first
+            log.info("stalled task %s not retried here: %s", job.id, first_line(exc))
+    return count
+
+
+async def _stop_requested() -> None:
+    while not _stop.is_set():
+        await asyncio.sleep(0.2)
+
+
+async def serve(settings: Settings, config: IngestionConfig, *, once: bool = False) -> int:
+    """Run this worker until SIGTERM/SIGINT (or, with `once`, until the queue is empty)."""
+    engine = get_engine()
+    prune_heartbeats(engine)
+    _stop.clear()
+    size = settings.worker_concurrency + 4  # the tasks, LISTEN/NOTIFY, heartbeats, the periodic deferrer
+    with app.replace_connector(PsycopgConnector(conninfo=conninfo(), min_size=1, max_size=size)):
+        async with app.open_async():
+            stuck, done = await _work(engine, settings, config, once)
+    if stuck and not done:
+        # A task stuck in a provider's retries: its open batch transaction rolls back with the connection, the
+        # queue hands it to another worker once this one's heartbeat is stale, and its ledger row is closed as
+        # abandoned by the next run of that job.
+        log.warning("worker %s: %s still running at exit; exiting anyway", _state.worker_id, stuck)
+        logging.shutdown()
+        os._exit(0)
+    log.info("worker %s stopped", _state.worker_id)
+    return 0
+
+
+async def _work(engine: sa.Engine, settings: Settings, config: IngestionConfig, once: bool) -> tuple[list, bool]:
+    """The Procrastinate worker plus our side loop (heartbeat, parent watch, stalled tasks) until stopped."""
+    loop = asyncio.get_running_loop()
+    worker = asyncio.create_task(
+        app.run_worker_async(
+            queues=list(QUEUES),
+            name=_state.worker_id,
+            concurrency=settings.worker_concurrency,
+            wait=not once,
+            install_signal_handlers=False,
+            update_heartbeat_interval=settings.queue_heartbeat_seconds,
+            stalled_worker_timeout=settings.queue_stalled_seconds,
+            shutdown_graceful_timeout=settings.worker_stop_grace_seconds,
+            fetch_job_polling_interval=1.0,
+            task_middleware=[_track],
+        ),
+        name="queue worker",
+    )
+
+    def stop(signum: int | None = None) -> None:
+        if not _stop.is_set():
+            log.info("stopping worker %s after the current batch", _state.worker_id)
+        _stop.set()
+        worker.cancel()  # Procrastinate's graceful shutdown: no new task, running ones finish or time out
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop, signum)
+    if once:
+        for job in await asyncio.to_thread(due_jobs, engine, config):
+            with contextlib.suppress(AlreadyEnqueued):
+                await INGESTION_TASKS[job].configure(queueing_lock=f"scheduled.{job}").defer_async()
+
+    async def side() -> None:
+        last_stalled_check = 0.0
+        while not worker.done():
+            await asyncio.to_thread(beat, engine, config)
+            if parent_gone():
+                log.warning("the app that started this worker is gone; stopping")
+                stop()
+            if time.monotonic() - last_stalled_check >= settings.queue_stalled_check_seconds:
+                last_stalled_check = time.monotonic()
+                try:
+                    await retry_stalled(settings)
+                except Exception as exc:  # noqa: BLE001 - the next check tries again
+                    log.warning("stalled-task check failed: %s", first_line(exc))
+            await asyncio.sleep(settings.worker_heartbeat_seconds)
+
+    beats = asyncio.create_task(side(), name="heartbeat")
+    stopping = asyncio.create_task(_stop_requested(), name="stop requested")
+    log.info("worker %s started on queues %s", _state.worker_id, ", ".join(QUEUES))
+    await asyncio.wait([worker, stopping], return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait([worker], timeout=settings.worker_stop_grace_seconds + 2)
+    stopping.cancel()
+    beats.cancel()
+    if worker.done() and not worker.cancelled() and worker.exception() is not None:
+        log.error("worker %s failed: %s", _state.worker_id, first_line(worker.exception()))
+    stuck = sorted(set(_state.running.values()))
+    await asyncio.to_thread(beat, engine, config, "stopped")
+    return stuck, bool(done)
