@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[0] = str(ROOT)  # not benchmarks/: a benchmark named like a stdlib module (queue.py) would shadow it
+sys.path[0] = str(ROOT)
 from benchmarks.healthz import cluster_pids, session_cookie  # noqa: E402
 from tests.support.server import Server, guarded_env  # noqa: E402
 

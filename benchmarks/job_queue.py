@@ -1,6 +1,6 @@
 """Job queue throughput and latency: Procrastinate (ingestion/queue.py) with one and with two worker processes.
 
-    python benchmarks/queue.py [--tasks 1000] [--singles 100] [--concurrency N] [--database-url URL | --embedded]
+    python benchmarks/job_queue.py [--tasks 1000] [--singles 100] [--concurrency N] [--database-url URL | --embedded]
 
 Goals (job queue issue): enqueue-to-start latency p95 < 1 s into an idle worker, and two workers draining the
 small upsert tasks at >= 1.3x the rate of one (the baseline measured in the same run; this machine has 2 cores,
@@ -31,8 +31,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# This file shares its name with the standard library's queue module: keep its own folder off the import path.
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
+sys.path[0] = str(ROOT)
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
