@@ -443,7 +443,14 @@ def backtest(
     )  # already in (date, column) order
     daily = equity.pct_change()
     daily.iloc[0] = equity.iloc[0] - 1.0  # against the starting capital of 1.0
-    metrics = dict(risk_metrics(equity, benchmark, risk_free=risk_free))
+    # Measured from the starting capital, as `returns` and `monthly_returns` are: a strategy that trades on the
+    # first session (buy_and_hold, index) pays its entry cost (and, at the open, earns the open-to-close move)
+    # there, which metrics taken from equity[0] would not see. Other runs start at exactly 1.0: unchanged.
+    measured = equity
+    if equity.iloc[0] != 1.0:
+        before = pd.Series([1.0], index=pd.DatetimeIndex([index[0] - pd.Timedelta(days=1)]))
+        measured = pd.concat([before, equity])
+    metrics = dict(risk_metrics(measured, benchmark, risk_free=risk_free))
     metrics.update(_trade_metrics(daily, exposure, turnover, trades))
     return BacktestResult(
         equity=equity,

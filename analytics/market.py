@@ -116,16 +116,25 @@ def display_prices(bars: pd.DataFrame, adjusted: bool) -> pd.DataFrame:
     """OHLC for display: adjusted (open/high/low scaled by adj_close/close, close = adj_close) or as traded.
 
     Input: one symbol's bars (date, open, high, low, close, adj_close, volume). Output: date-indexed
-    open, high, low, close (float) and volume (int, as stored).
+    open, high, low, close (float) and volume (int as stored; float with NaN where some bar has none).
+    A bar that carries only its adjusted close (open/high/low/close missing) keeps open/high/low NaN and,
+    adjusted, close = adj_close (see `has_ohlc`).
     """
     frame = bars.assign(date=pd.to_datetime(bars["date"])).set_index("date").sort_index()
     if adjusted:
         factor = frame["adj_close"] / frame["close"]
         out = frame[["open", "high", "low"]].mul(factor, axis=0).assign(close=frame["adj_close"])
     else:
-        out = frame[["open", "high", "low", "close"]].copy()
-    out["volume"] = frame["volume"].astype("int64")
+        out = frame[["open", "high", "low", "close"]].astype("float64")
+    volume = pd.to_numeric(frame["volume"], errors="coerce").astype("float64")
+    out["volume"] = volume.astype("int64") if volume.notna().all() else volume
     return out
+
+
+def has_ohlc(prices: pd.DataFrame) -> bool:
+    """Whether displayed prices (display_prices output) hold any open/high/low: False for a symbol whose source
+    stores adjusted closes only (drawn as a line, without volume)."""
+    return bool(prices[["open", "high", "low"]].notna().to_numpy().any()) if not prices.empty else False
 
 
 def with_indicators(prices: pd.DataFrame, chosen: Iterable[str]) -> pd.DataFrame:
@@ -208,7 +217,9 @@ def ticker_frames(
         use_adjusted = adjusted
         if not adjusted and not unadjusted_available(own):
             sources = ", ".join(sorted(own["source"].unique())) if "source" in own else "its source"
-            label = "the bundled sample dataset" if sources == "sample" else sources
+            label = {"sample": "the bundled sample dataset", "sample-sp500": "the S&P 500 demo dataset"}.get(
+                sources, sources
+            )
             notes[symbol] = (
                 f"Unadjusted prices are not available for {symbol}: {label} stores split- and dividend-adjusted "
                 "prices only. Showing adjusted prices."

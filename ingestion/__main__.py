@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from datetime import date
 
 import sqlalchemy as sa
@@ -181,7 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ingestion", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="bring the schema to the latest migration")
-    sub.add_parser("load-sample", help="load the bundled sample dataset (idempotent)")
+    load = sub.add_parser("load-sample", help="load a bundled dataset (idempotent)")
+    load.add_argument(
+        "--dataset",
+        choices=["sample", "sp500"],
+        default="sample",
+        help="sample: the 35-ticker sample (loaded at first start); sp500: the S&P 500 demo bundle (data/sp500)",
+    )
+    load.add_argument("--symbols", type=_list, help="sp500 only: load just these tickers (default: all)")
     status = sub.add_parser("status", help="show the worker and the last ingestion runs")
     status.add_argument("--json", action="store_true")
     status.add_argument("--limit", type=int, default=20)
@@ -200,8 +208,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "load-sample":
             from ingestion.sample import load_sample
 
-            counts = load_sample(engine, settings.sample_data_dir)
-            print(", ".join(f"{k}: {v}" for k, v in counts.items()) or "skipped: another process is loading it")
+            if args.symbols and args.dataset != "sp500":
+                raise ValueError("--symbols is for --dataset sp500; the 35-ticker sample loads whole")
+            root = settings.sp500_data_dir if args.dataset == "sp500" else settings.sample_data_dir
+            started = time.monotonic()
+            counts = load_sample(engine, root, args.dataset, symbols=args.symbols or None, progress=_CliProgress())
+            summary = ", ".join(f"{k}: {v}" for k, v in counts.items())
+            print(
+                f"{summary} ({time.monotonic() - started:.1f} s)" if counts else "skipped: another process is loading"
+            )
         elif args.command == "status":
             _status(engine, args.json, args.limit)
         elif args.command in ("run", "backfill"):

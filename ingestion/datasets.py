@@ -111,10 +111,29 @@ SHARES_OUTSTANDING = Dataset(
     "shares_outstanding",
     tables.shares_outstanding,
     "symbol",
-    ["symbol", "date", "shares"],
+    # period_end: the day the figure describes; filing_date: the day it became public (point in time).
+    ["symbol", "period_end", "filing_date", "shares"],
     "shares_outstanding",
     True,
     lambda frame, engine: checks.validate_shares_outstanding(frame),
+)
+RAW_CLOSES = Dataset(
+    "raw_closes",
+    tables.raw_closes,
+    "symbol",
+    ["symbol", "date", "close", "volume"],  # close as traded (split-adjusted, not dividend-adjusted)
+    "raw_closes",
+    True,
+    lambda frame, engine: checks.validate_raw_closes(frame),
+)
+INDEX_MEMBERS = Dataset(
+    "index_members",
+    tables.index_members,
+    "symbol",
+    ["index_code", "symbol", "is_current", "sector", "sub_industry", "date_added"],
+    "index_members",
+    False,
+    lambda frame, engine: checks.validate_index_members(frame),
 )
 CORPORATE_ACTIONS = Dataset(
     "corporate_actions",
@@ -136,5 +155,7 @@ DATASETS: dict[str, Dataset] = {
         INSTRUMENTS,
         SHARES_OUTSTANDING,
         CORPORATE_ACTIONS,
+        RAW_CLOSES,
+        INDEX_MEMBERS,
     )
 }

@@ -70,6 +70,7 @@ KEEP_FINISHED_HOURS = 24 * 14  # finished queue rows kept for the operations pag
 app = App(connector=PsycopgConnector())
 _sync_open = threading.Lock()
 _sync_stack: contextlib.ExitStack | None = None
+_serving = threading.Event()  # set while this process is a worker (its app open on the async connector)
 
 
 def conninfo() -> str:
@@ -78,10 +79,13 @@ def conninfo() -> str:
 
 
 def open_sync() -> None:
-    """Open the queue for deferring from this (synchronous) process once: the web app, the CLI."""
+    """Open the queue for deferring from this (synchronous) process once: the web app, the CLI.
+
+    In a worker (`serve`) the app is already open on its async connector, which sync tasks also defer through.
+    """
     global _sync_stack
     with _sync_open:
-        if _sync_stack is None:
+        if _sync_stack is None and not _serving.is_set():
             stack = contextlib.ExitStack()
             stack.enter_context(app.replace_connector(PsycopgConnector(conninfo=conninfo(), min_size=0, max_size=2)))
             app.open()
@@ -213,6 +217,8 @@ def _run(
     state = "failed" if result.status == "failed" else "done"
     update(engine, progress_id, state=state, finished_at=sa.func.now(), message=summary, run_id=result.run_id)
     log.info("%s: %s", job, summary)
+    if job in PRICE_JOBS and result.rows_written:
+        request_index_levels()  # new prices: the saved indices' stored levels follow
     return {"status": result.status, "run_id": result.run_id, "rows_written": result.rows_written}
 
 
@@ -227,6 +233,75 @@ def _ingestion_task(job: str) -> Any:
 
 
 INGESTION_TASKS = {job: _ingestion_task(job) for job in JOBS}
+
+
+# -- derived data -----------------------------------------------------------------------------------------
+
+PRICE_JOBS = frozenset({"prices"})  # runs whose new rows change the saved indices' levels
+
+
+@app.task(name="derive.index_levels", queue=INGESTION_QUEUE, lock="derive.index_levels", retry=RETRY)
+def index_levels(definition_ids: list[int] | None = None) -> dict[str, Any]:
+    """Recompute and store the levels of the saved indices (all, or the ids given); see ingestion.indices."""
+    from ingestion import indices  # analytics.index and its reads: only in the process that runs the task
+
+    outcome = indices.refresh_levels(get_engine(), definition_ids)
+    log.info("index levels: %d computed, %d failed", len(outcome.computed), len(outcome.failed))
+    return {"computed": outcome.computed, "failed": outcome.failed}
+
+
+def request_index_levels(definition_ids: list[int] | None = None) -> int | None:
+    """Queue a levels computation (all saved indices: at most one waiting at a time). Returns the queue job id,
+    or None when an all-indices computation is already waiting (it will include the new data)."""
+    open_sync()
+    task = index_levels.configure(queueing_lock=None if definition_ids else "derive.index_levels.all")
+    try:
+        return task.defer(definition_ids=list(definition_ids) if definition_ids else None)
+    except AlreadyEnqueued:
+        return None
+
+
+# -- bundled datasets ---------------------------------------------------------------------------------------
+
+SAMPLE_LOADS = ("sp500",)  # bundled datasets a page may queue (the 35-ticker sample loads at first start)
+
+
+@app.task(name="ingest.sp500", queue=INGESTION_QUEUE, lock="ingest.sp500", pass_context=True)
+def load_sp500(context: JobContext, progress_id: int | None = None) -> dict[str, Any]:
+    """Load the S&P 500 demo bundle in this worker (recorded in ingestion_runs as job "sp500"; idempotent)."""
+    from ingestion.sample import load_sample  # the bundle's reader: only in the process that runs the task
+
+    engine = get_engine()
+    if progress_id is None:
+        progress_id = new_progress(engine, "sp500", {}, None, queue_job_id=context.job.id)
+    with log_context(job="sp500", task_id=progress_id, queue_job_id=context.job.id):
+        update(engine, progress_id, state="running", started_at=sa.func.now(), message=None)
+        progress = TaskProgress(engine, progress_id)
+        try:
+            counts = load_sample(engine, get_settings().sp500_data_dir, "sp500", progress=progress)
+        except Exception as exc:
+            update(engine, progress_id, state="failed", finished_at=sa.func.now(), message=first_line(exc))
+            raise
+        written = sum(v for k, v in counts.items() if k != "quarantined")
+        summary = ", ".join(f"{k}: {v}" for k, v in counts.items()) or "skipped: another bundled load is running"
+        update(engine, progress_id, state="done", finished_at=sa.func.now(), message=summary, rows_written=written)
+        log.info("sp500: %s", summary)
+    if written:
+        request_index_levels()  # new prices: the saved indices' stored levels follow
+    return {"status": "done" if counts else "skipped", **counts}
+
+
+def request_sample_load(dataset: str, *, requested_by: str | None = None, engine: sa.Engine | None = None) -> int:
+    """Queue the load of a bundled dataset ("sp500"); returns its task_progress id. ValueError for another name."""
+    if dataset not in SAMPLE_LOADS:
+        raise ValueError(f"unknown bundled dataset {dataset!r}; expected one of {', '.join(SAMPLE_LOADS)}")
+    engine = engine or get_engine()
+    progress_id = new_progress(engine, dataset, {}, requested_by)
+    open_sync()
+    queue_job_id = load_sp500.configure(priority=ON_DEMAND_PRIORITY).defer(progress_id=progress_id)
+    update(engine, progress_id, queue_job_id=queue_job_id, message="queued: waiting for a worker")
+    log.info("queued the %s load (task %d, queue job %d) for %s", dataset, progress_id, queue_job_id, requested_by)
+    return progress_id
 
 
 # -- the schedule -------------------------------------------------------------------------------------
@@ -552,7 +627,11 @@ async def serve(settings: Settings, config: IngestionConfig, *, once: bool = Fal
     size = settings.worker_concurrency + 4  # the tasks, LISTEN/NOTIFY, heartbeats, the periodic deferrer
     with app.replace_connector(PsycopgConnector(conninfo=conninfo(), min_size=1, max_size=size)):
         async with app.open_async():
-            stuck, done = await _work(engine, settings, config, once)
+            _serving.set()
+            try:
+                stuck, done = await _work(engine, settings, config, once)
+            finally:
+                _serving.clear()
     if stuck and not done:
         # A task stuck in a provider's retries: its open batch transaction rolls back with the connection, the
         # queue hands it to another worker once this one's heartbeat is stale, and its ledger row is closed as

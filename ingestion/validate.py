@@ -60,27 +60,44 @@ def flag_jumps(valid: pd.DataFrame, previous_close: dict[str, float] | None = No
     return flags
 
 
+def _known(failed: pd.Series) -> pd.Series:
+    """A check over values that may be missing: a comparison with a missing value (NA) does not fail."""
+    return failed.fillna(False).astype(bool)
+
+
+INCOMPLETE_OHLC = "incomplete OHLC (open, high, low and close: all or none)"
+
+
 def validate_daily_bars(
     bars: pd.DataFrame, previous_close: dict[str, float] | None = None, sessions_only: bool = True
 ) -> Validated:
     """OHLC consistency, positive prices, non-negative volume, no missing values, one row per symbol and date,
-    sessions of the trading calendar only; valid rows get `flags` ('jump' for a move over 50%, kept)."""
+    sessions of the trading calendar only; valid rows get `flags` ('jump' for a move over 50%, kept).
+
+    A bar whose open, high, low and close are all missing is an adjusted-close-only bar (a source that publishes
+    nothing else): valid with its adjusted close, volume optional. Some but not all of the four missing is
+    rejected (`INCOMPLETE_OHLC`); a full bar needs its volume.
+    """
     prices = bars[["open", "high", "low", "close", "adj_close"]]
+    missing_ohlc = bars[["open", "high", "low", "close"]].isna()
+    adj_only = missing_ohlc.all(axis=1)
     slack = 1 + OHLC_TOLERANCE
     checks = [
         (
-            bars[["symbol", "date", "open", "high", "low", "close", "adj_close", "volume"]].isna().any(axis=1),
+            bars[["symbol", "date", "adj_close"]].isna().any(axis=1) | (~adj_only & bars["volume"].isna()),
             "missing value",
         ),
+        (missing_ohlc.any(axis=1) & ~adj_only, INCOMPLETE_OHLC),
         (
             outside_calendar(bars["date"]) if sessions_only else pd.Series(False, index=bars.index),
             "not a trading day",
         ),
-        ((prices <= 0).any(axis=1), "non-positive price"),
-        (bars["low"] > bars["high"] * slack, "low above high"),
-        (bars["low"] > bars[["open", "close"]].min(axis=1) * slack, "open or close below low"),
-        (bars["high"] * slack < bars[["open", "close"]].max(axis=1), "open or close above high"),
-        (bars["volume"] < 0, "negative volume"),
+        # A missing price or volume fails none of these (it was judged above): an adjusted-close-only bar passes.
+        (_known((prices <= 0).any(axis=1)), "non-positive price"),
+        (_known(bars["low"] > bars["high"] * slack), "low above high"),
+        (_known(bars["low"] > bars[["open", "close"]].min(axis=1) * slack), "open or close below low"),
+        (_known(bars["high"] * slack < bars[["open", "close"]].max(axis=1)), "open or close above high"),
+        (_known(bars["volume"] < 0), "negative volume"),
         (bars.duplicated(["symbol", "date"], keep="first"), "duplicate date"),
     ]
     result = _split(bars, _first_reason(checks, bars.index))
@@ -120,13 +137,35 @@ def validate_corporate_actions(actions: pd.DataFrame) -> Validated:
 
 
 def validate_shares_outstanding(shares: pd.DataFrame) -> Validated:
-    """A positive share count per symbol and date."""
+    """A positive share count per symbol, period end and filing date; never filed before its period ended."""
     checks = [
-        (shares[["symbol", "date", "shares"]].isna().any(axis=1), "missing value"),
+        (shares[["symbol", "period_end", "filing_date", "shares"]].isna().any(axis=1), "missing value"),
         (shares["shares"] <= 0, "non-positive share count"),
-        (shares.duplicated(["symbol", "date"], keep="first"), "duplicate date"),
+        (shares["filing_date"] < shares["period_end"], "filed before its period ended"),
+        (shares.duplicated(["symbol", "period_end", "filing_date"], keep="first"), "duplicate figure"),
     ]
     return _split(shares, _first_reason(checks, shares.index))
+
+
+def validate_raw_closes(closes: pd.DataFrame) -> Validated:
+    """A positive close per symbol and session, non-negative volume when given, one row per symbol and date."""
+    checks = [
+        (closes[["symbol", "date", "close"]].isna().any(axis=1), "missing value"),
+        (outside_calendar(closes["date"]), "not a trading day"),
+        (closes["close"] <= 0, "non-positive price"),
+        (_known(closes["volume"] < 0), "negative volume"),
+        (closes.duplicated(["symbol", "date"], keep="first"), "duplicate date"),
+    ]
+    return _split(closes, _first_reason(checks, closes.index))
+
+
+def validate_index_members(members: pd.DataFrame) -> Validated:
+    """An index code, a symbol and whether it is a current member; one row per index and symbol."""
+    checks = [
+        (members[["index_code", "symbol", "is_current"]].isna().any(axis=1), "missing value"),
+        (members.duplicated(["index_code", "symbol"], keep="first"), "duplicate member"),
+    ]
+    return _split(members, _first_reason(checks, members.index))
 
 
 def validate_instruments(instruments: pd.DataFrame) -> Validated:

@@ -171,8 +171,13 @@ with tabs[3]:
     job = st.selectbox("Job", list(operations.JOB_CHOICES), key="run_job")
     kind, backfill = operations.JOB_CHOICES[job]
     with st.form("run_now"):
-        items = st.text_input(f"Only these {kind} (comma separated; empty: all active)", key="run_items")
-        start = end = None
+        items, start, end = "", None, None
+        if job in operations.DEMO_LOADS:
+            st.caption(
+                f"Loads {operations.DEMO_LOADS[job]} in a worker; symbols stored from elsewhere keep their bars."
+            )
+        else:
+            items = st.text_input(f"Only these {kind} (comma separated; empty: all active)", key="run_items")
         if backfill:
             d1, d2 = st.columns(2)
             start = d1.date_input("From (a backfill; empty: resume)", value=None, key="run_from")

@@ -97,6 +97,9 @@ if empty:
 primary = next(t for t in tickers if not frames[t].empty)
 actions = load_or_stop("corporate actions", lambda: loaders.corporate_actions(version, tickers))
 own_actions = actions[actions["symbol"] == primary]
+if chart != "Line" and not market.has_ohlc(frames[primary]):
+    st.caption(f"Only adjusted closes are stored for {primary} (no open, high, low or volume): drawn as a line.")
+    chart = "Line"
 st.plotly_chart(
     figures.price_figure(frames[primary], primary, chart, chosen, own_actions),
     key="price_chart",

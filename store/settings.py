@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     data_dir: Path = PROJECT_ROOT / ".data"
     sample_data_dir: Path = PROJECT_ROOT / "data" / "sample"
+    # The S&P 500 demo bundle (`python -m ingestion load-sample --dataset sp500`), never loaded by itself.
+    sp500_data_dir: Path = PROJECT_ROOT / "data" / "sp500"
     load_sample_on_empty: bool = True
 
     auth_secret: SecretStr | None = None
@@ -92,6 +94,8 @@ class Settings(BaseSettings):
     forwarded_for_hops: int | None = Field(default=None, ge=0, le=10)
 
     cache_ttl_seconds: int = Field(default=300, ge=0)
+    # N of the Index page's default universe, the top N by market cap (the equal-weight top-100 tracker we replace).
+    index_size: int = Field(default=100, ge=1, le=600)
     # /healthz (dashboard/web/health.py): a background check every N s with a client-side deadline; 503 after
     # several failed checks in a row or when the status is older than the limit (Render's own timeout is 5 s).
     healthz_refresh_seconds: float = Field(default=2.0, gt=0)

@@ -38,23 +38,31 @@ instruments = sa.Table(
     sa.CheckConstraint(SYMBOL.sql_check("symbol"), name="symbol_syntax"),
 )
 
+# Two kinds of bar. A full bar: open, high, low, close (as traded), adj_close and volume. An adjusted-close-only
+# bar: adj_close alone, open/high/low/close NULL (volume may be NULL too), from a source that publishes nothing
+# else (the S&P 500 demo bundle, source "sample-sp500"); its prices are never invented from the adjusted close.
+# `close IS NULL` is what marks such a bar; the CHECK below makes OHLC all-or-nothing, so the mark is reliable.
+ADJ_ONLY_BARS = "open IS NULL AND high IS NULL AND low IS NULL AND close IS NULL"
+FULL_BARS = "open IS NOT NULL AND high IS NOT NULL AND low IS NOT NULL AND close IS NOT NULL AND volume IS NOT NULL"
+
 daily_bars = sa.Table(
     "daily_bars",
     metadata,
     sa.Column("symbol", sa.String(16), primary_key=True),
     sa.Column("date", sa.Date, primary_key=True),
-    sa.Column("open", sa.Float(53), nullable=False),
-    sa.Column("high", sa.Float(53), nullable=False),
-    sa.Column("low", sa.Float(53), nullable=False),
-    sa.Column("close", sa.Float(53), nullable=False),
+    sa.Column("open", sa.Float(53)),
+    sa.Column("high", sa.Float(53)),
+    sa.Column("low", sa.Float(53)),
+    sa.Column("close", sa.Float(53)),
     sa.Column("adj_close", sa.Float(53), nullable=False),
-    sa.Column("volume", sa.BigInteger, nullable=False),
+    sa.Column("volume", sa.BigInteger),
     sa.Column("source", sa.String(32), nullable=False),
     sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
     # Validation marks kept with the row, e.g. "jump" for a move over 50% (kept, not rejected).
     sa.Column("flags", sa.Text),
     # For "latest bar" (health, freshness) without scanning the whole table.
     sa.Index("ix_daily_bars_date", "date"),
+    sa.CheckConstraint(f"({ADJ_ONLY_BARS}) OR ({FULL_BARS})", name="ohlc_all_or_none"),
 )
 
 macro_series = sa.Table(
@@ -151,12 +159,49 @@ corporate_actions = sa.Table(
     sa.CheckConstraint("action in ('split', 'dividend')", name="action"),
 )
 
+# Point in time: a figure is usable from its `filing_date` (when it became public: the SEC filing date of a
+# quarterly report; for a Yahoo figure the day it was seen), never from its `period_end` (the day it describes:
+# the quarter's end for a filing, the same day as filing_date for a Yahoo figure). Restatements and several
+# sources coexist: each (source, period_end, filing_date) is its own row.
 shares_outstanding = sa.Table(
     "shares_outstanding",
     metadata,
     sa.Column("symbol", sa.String(16), primary_key=True),
-    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("source", sa.String(32), primary_key=True),
+    sa.Column("period_end", sa.Date, primary_key=True),
+    sa.Column("filing_date", sa.Date, primary_key=True),
     sa.Column("shares", sa.BigInteger, nullable=False),
+    sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+)
+
+# Closes as traded (split-adjusted by the source, never dividend-adjusted) and share volumes, kept apart from
+# daily_bars: market capitalisation is close x shares outstanding, and an adjusted close (lowered by every later
+# dividend) would understate it. A source whose daily bars carry no close (the S&P 500 demo bundle: adjusted
+# closes 2019-2026, closes and volumes 2019-2024 from another download) stores them here, so two vintages never
+# meet inside one daily_bars row.
+raw_closes = sa.Table(
+    "raw_closes",
+    metadata,
+    sa.Column("symbol", sa.String(16), primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("close", sa.Float(53), nullable=False),
+    sa.Column("volume", sa.BigInteger),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+)
+
+# Membership of a stock index as a source lists it ("SP500": the S&P 500 demo bundle's constituents, with their
+# GICS classification, plus the former members it has prices for, `is_current` false). The GICS sector lives
+# here, not only in instruments.sector, which a live reference run overwrites with the provider's own sectors.
+index_members = sa.Table(
+    "index_members",
+    metadata,
+    sa.Column("index_code", sa.String(16), primary_key=True),
+    sa.Column("symbol", sa.String(16), sa.ForeignKey("instruments.symbol", ondelete="CASCADE"), primary_key=True),
+    sa.Column("is_current", sa.Boolean, nullable=False),
+    sa.Column("sector", sa.Text),
+    sa.Column("sub_industry", sa.Text),
+    sa.Column("date_added", sa.Date),
     sa.Column("source", sa.String(32), nullable=False),
     sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
 )
@@ -265,4 +310,39 @@ task_progress = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
     sa.CheckConstraint("state in ('queued', 'running', 'done', 'failed', 'cancelled')", name="state"),
     sa.Index("ix_task_progress_created_at", "created_at"),
+)
+
+# -- index tracker (issue 12) -------------------------------------------------------------------------
+
+# A user's saved index: `definition` is store.indices.IndexDefinition as JSON (universe, weighting, cap,
+# rebalance, costs, base, start, benchmark). Composition and changes are recomputed from it; the daily levels are
+# stored (index_levels) by a worker task, with when and from which data version (ingestion_runs.id) they were
+# computed, or why they could not be.
+index_definitions = sa.Table(
+    "index_definitions",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("owner", sa.String(64), nullable=False),  # users.username, as for watchlists
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("definition", JSONB, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("levels_computed_at", sa.DateTime(timezone=True)),
+    sa.Column("levels_data_version", sa.BigInteger),
+    sa.Column("levels_error", sa.Text),
+    sa.UniqueConstraint("owner", "name", name="uq_index_definitions_owner_name"),
+)
+
+index_levels = sa.Table(
+    "index_levels",
+    metadata,
+    sa.Column(
+        "definition_id",
+        sa.BigInteger,
+        sa.ForeignKey("index_definitions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("level_gross", sa.Float(53), nullable=False),
+    sa.Column("level_net", sa.Float(53), nullable=False),
 )

@@ -24,6 +24,7 @@ ALLOWED_PAGE_IMPORTS = (
     "store.calendar",
     "store.clock",
     "store.watchlists",
+    "store.indices",  # the saved index definition (a value object and its rules), as watchlists
     "store.settings",
     "streamlit",
     "pandas",

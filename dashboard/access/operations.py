@@ -17,8 +17,11 @@ from store import universe
 from store.db import get_engine
 from store.identifiers import SYMBOL
 
-# What the Run-now form offers: job -> (what its items are, whether it takes a date range).
+# What the Run-now form offers: job -> (what its items are, whether it takes a date range); a bundled dataset's
+# load ("sp500": the S&P 500 demo) takes neither.
 JOB_CHOICES = {name: ("symbols" if job.items is SYMBOL else "FRED series", job.backfill) for name, job in JOBS.items()}
+JOB_CHOICES.update({name: ("", False) for name in queue.SAMPLE_LOADS})
+DEMO_LOADS = {"sp500": "the S&P 500 demo dataset (about 540 stocks 2019-2026, a million rows; about 30 s)"}
 
 
 def _audit(action: str, actor: str, client_ip: str | None, details: dict) -> None:
@@ -40,6 +43,12 @@ def request_run(
     Returns the task id whose progress the page polls.
     """
     chosen = [p for p in re.split(r"[\s,;]+", items) if p] if isinstance(items, str) else list(items or [])
+    if job in queue.SAMPLE_LOADS:
+        if chosen or start or end:
+            raise ValueError(f"the {job} load takes no items or dates: it loads the whole bundled dataset")
+        task = queue.request_sample_load(job, requested_by=actor)
+        _audit("run_requested", actor, client_ip, {"job": job, "task": task, "items": "all"})
+        return task
     task = queue.request_run(job, chosen or None, start, end, requested_by=actor)  # ValueError: nothing queued
     chosen = JOBS[job].items.validate(chosen)  # as queued: normalised
     details = {"job": job, "task": task, "items": chosen[:50] or "all", "start": start, "end": end}

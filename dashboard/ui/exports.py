@@ -79,6 +79,18 @@ def to_xlsx(data: pd.DataFrame, params: Mapping[str, str]) -> bytes:
     return buffer.getvalue()
 
 
+def to_xlsx_sheets(sheets: Mapping[str, pd.DataFrame], params: Mapping[str, str]) -> bytes:
+    """XLSX with one sheet per frame (in order) and the parameters on a last sheet, `parameters` (openpyxl)."""
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        for name, data in sheets.items():
+            data.to_excel(writer, sheet_name=name[:31], index=False)
+        pd.DataFrame({"parameter": list(params), "value": [str(v) for v in params.values()]}).to_excel(
+            writer, sheet_name="parameters", index=False
+        )
+    return buffer.getvalue()
+
+
 def read_csv_export(raw: bytes) -> tuple[pd.DataFrame, dict[str, str]]:
     """Inverse of to_csv: the data and the header parameters."""
     text = raw.decode()

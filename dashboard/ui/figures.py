@@ -9,7 +9,15 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analytics.market import INDICATORS, MAX_CANDLES, MAX_LINE_POINTS, MOVING_AVERAGES, downsample_line, resample_ohlc
+from analytics.market import (
+    INDICATORS,
+    MAX_CANDLES,
+    MAX_LINE_POINTS,
+    MOVING_AVERAGES,
+    downsample_line,
+    has_ohlc,
+    resample_ohlc,
+)
 
 UP, DOWN = "#26a69a", "#ef5350"
 OVERLAY_COLOURS = {
@@ -67,7 +75,8 @@ def price_figure(
         row_heights=heights,
     )
     x = _x(shown.index)
-    if chart == "Line":
+    if chart == "Line" or not has_ohlc(prices):  # adjusted closes only: nothing to draw a candle with
+        chart = "Line"
         fig.add_trace(_line(prices["close"], symbol, line={"width": 1.5}), row=1, col=1)
     else:
         trace = go.Candlestick if chart == "Candlestick" else go.Ohlc
@@ -116,11 +125,12 @@ def price_figure(
     if actions is not None and not actions.empty:
         _add_action_markers(fig, prices, actions)
     colours = np.where(shown["close"].to_numpy() >= shown["open"].to_numpy(), UP, DOWN)
-    fig.add_trace(
-        go.Bar(x=x, y=shown["volume"].to_numpy(), name="Volume", marker={"color": colours}, showlegend=False),
-        row=2,
-        col=1,
-    )
+    if shown["volume"].notna().any():
+        fig.add_trace(
+            go.Bar(x=x, y=shown["volume"].to_numpy(), name="Volume", marker={"color": colours}, showlegend=False),
+            row=2,
+            col=1,
+        )
     fig.update_yaxes(title_text="Volume", row=2, col=1)
     row = 3
     if "RSI" in panels:
@@ -157,7 +167,11 @@ def _add_action_markers(fig: go.Figure, prices: pd.DataFrame, actions: pd.DataFr
         return
     # The bar on or after the action's date (an ex-date can fall on a non-trading day).
     pos = np.minimum(prices.index.searchsorted(dates), len(prices) - 1)
-    highs, lows = prices["high"].to_numpy()[pos], prices["low"].to_numpy()[pos]
+    # A bar without high/low (adjusted close only): the marker sits on the close.
+    closes = prices["close"].to_numpy(dtype="float64")[pos]
+    highs = prices["high"].to_numpy(dtype="float64")[pos]
+    lows = prices["low"].to_numpy(dtype="float64")[pos]
+    highs, lows = np.where(np.isnan(highs), closes, highs), np.where(np.isnan(lows), closes, lows)
     for kind, symbol, colour, y, fmt in (
         ("split", "triangle-down", "#6a1b9a", highs * 1.04, lambda v: f"Split {v:g}:1"),
         ("dividend", "triangle-up", "#2e7d32", lows * 0.96, lambda v: f"Dividend {v:.4g}"),

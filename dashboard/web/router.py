@@ -23,6 +23,8 @@ PAGES = [
     ("../../pages/overview.py", "Overview", ":material/dashboard:", "overview", ALL_ROLES),
     ("../../pages/ticker.py", "Ticker", ":material/candlestick_chart:", "ticker", ALL_ROLES),
     ("../../pages/risk.py", "Risk", ":material/query_stats:", "risk", ALL_ROLES),
+    ("../../pages/index_tracker.py", "Index", ":material/stacked_line_chart:", "index", ALL_ROLES),
+    ("../../pages/backtest.py", "Backtest", ":material/science:", "backtest", ALL_ROLES),
     ("../../pages/macro.py", "Macro", ":material/public:", "macro", ALL_ROLES),
     ("../../pages/data_health.py", "Data health", ":material/database:", "data-health", ALL_ROLES),
     ("../../pages/admin_users.py", "Users", ":material/group:", "admin-users", frozenset({"admin"})),

@@ -206,6 +206,12 @@ class Provider:
     def shares_outstanding(self, symbols: list[str], start: date | None, end: date | None) -> pd.DataFrame:
         raise NotSupported(f"{self.name} does not provide shares outstanding")
 
+    def raw_closes(self, symbols: list[str], start: date | None, end: date | None) -> pd.DataFrame:
+        raise NotSupported(f"{self.name} does not provide raw closes")
+
+    def index_members(self, symbols: list[str]) -> pd.DataFrame:
+        raise NotSupported(f"{self.name} does not provide index membership")
+
     def macro_observations(self, series_ids: list[str], start: date | None, end: date | None) -> pd.DataFrame:
         raise NotSupported(f"{self.name} does not provide macro observations")
 

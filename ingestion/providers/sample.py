@@ -1,13 +1,25 @@
-"""The bundled offline dataset (data/sample) served through the provider contract, like any live source."""
+"""The bundled offline datasets (data/sample; the S&P 500 demo bundle, data/sp500) behind the provider contract."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from ingestion.datasets import DAILY_BARS, INSTRUMENTS, MACRO_OBSERVATIONS, MACRO_SERIES
+from ingestion.datasets import (
+    DAILY_BARS,
+    INDEX_MEMBERS,
+    INSTRUMENTS,
+    MACRO_OBSERVATIONS,
+    MACRO_SERIES,
+    RAW_CLOSES,
+    SHARES_OUTSTANDING,
+)
 from ingestion.providers.base import (
     NotFound,
     Provider,
@@ -157,3 +169,265 @@ class SampleProvider(Provider):
 
 def _none_if_empty(values: pd.Series) -> pd.Series:
     return values.astype(object).where(values != "", None)
+
+
+# -- the S&P 500 demo bundle (data/sp500, see its PROVENANCE.md) ------------------------------------------
+
+SP500_INDEX = "SP500"  # index_members.index_code of the bundle's constituents (and former members)
+SP500_FILES = {
+    "adjusted": "adj_close_daily_2019_2026.parquet",
+    "raw": "close_volume_daily_2019_2024.parquet",
+    "shares": "shares_quarterly_fmp_2018_2025.parquet",
+    "snapshots": "marketcap_snapshots_yahoo_2024_2026.parquet",
+    "constituents": "constituents.csv",
+}
+_SP500_COLUMNS = {
+    "adjusted": ["date", "symbol", "adj_close"],
+    "raw": ["date", "symbol", "close", "adj_close", "volume"],
+    "shares": ["symbol", "period_end", "filing_date", "shares"],
+    "snapshots": ["symbol", "date", "shares"],
+    "constituents": ["symbol", "name", "gics_sector", "gics_sub_industry", "date_added"],
+}
+
+
+def _exact_floats(values: pd.Series) -> pd.Series:
+    """float32 values as the float64 of their shortest decimal form (62.180546, not 62.18054580688477).
+
+    The bundle stores prices as float32, losslessly (PROVENANCE.md); the decimal they were written as is the value.
+    """
+    as_text = pc.cast(pa.array(values.to_numpy(dtype="float32")), pa.string())  # Arrow: the shortest round trip
+    return pd.Series(pc.cast(as_text, pa.float64()).to_numpy(), index=values.index)
+
+
+class SP500SampleProvider(Provider):
+    """The S&P 500 demo bundle through the provider contract: the second bundled dataset, offline.
+
+    Daily bars carry the adjusted close only (open/high/low/close/volume missing: the bundle has nothing else,
+    and nothing is invented); closes as traded and volumes 2019-2024 are `raw_closes`; shares outstanding come
+    from two origins (FMP quarterly filings with their filing dates, Yahoo market-cap snapshots), asked for one
+    at a time so that each is stored under its own source. Symbols are today's constituents plus the former
+    members the bundle has prices for. `check()` reads every file through (a missing or corrupt one raises
+    SampleDataError naming it). The two large files are streamed on each call, keeping only the rows of the
+    symbols asked for, so a caller going through the bundle a slice at a time holds one slice in memory (holding
+    the decoded files would cost about 100 MB more; a pass over one takes under 0.1 s).
+    """
+
+    name = "sample-sp500"
+    window_days = None
+    SHARES_SOURCES = {"fmp": "sample-sp500-fmp", "yahoo": "sample-sp500-yahoo"}
+    _STREAMED = ("adjusted", "raw")
+    _BATCH_ROWS = 65_536
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        missing = [f for f in SP500_FILES.values() if not (self.root / f).is_file()]
+        if missing:
+            raise SampleDataError(f"{self.root}: missing {', '.join(missing)}; is the S&P 500 demo bundle missing?")
+        self._tables: dict[str, pa.Table] = {}
+        self._symbols: dict[str, list[str]] = {}
+        self._constituents: pd.DataFrame | None = None
+
+    def check(self) -> None:
+        """Read every file of the bundle through now (SampleDataError naming a missing column or a corrupt file)."""
+        for key in SP500_FILES:
+            if key in self._STREAMED:
+                self._file_symbols(key)
+            elif key != "constituents":
+                self._table(key)
+        self._cons()
+
+    def _path(self, key: str) -> Path:
+        return self.root / SP500_FILES[key]
+
+    def _open(self, key: str) -> pq.ParquetFile:
+        path = self._path(key)
+        try:
+            parquet = pq.ParquetFile(path)
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds for a corrupt file
+            raise SampleDataError(f"{path}: cannot read: {exc}") from None
+        missing = [c for c in _SP500_COLUMNS[key] if c not in parquet.schema_arrow.names]
+        if missing:
+            raise SampleDataError(f"{path}: missing column(s) {', '.join(missing)}")
+        return parquet
+
+    def _batches(self, key: str) -> Iterator[pa.RecordBatch]:
+        """One file's record batches, decoded one at a time."""
+        parquet = self._open(key)
+        try:
+            yield from parquet.iter_batches(batch_size=self._BATCH_ROWS, columns=_SP500_COLUMNS[key])
+        except Exception as exc:  # noqa: BLE001
+            raise SampleDataError(f"{self._path(key)}: cannot read: {exc}") from None
+
+    def _file_symbols(self, key: str) -> list[str]:
+        """The symbols in a streamed file (reading it through once, which also proves it decodes)."""
+        if key not in self._symbols:
+            found: set[str] = set()
+            for batch in self._batches(key):
+                found.update(pc.unique(batch.column("symbol")).to_pylist())
+            self._symbols[key] = sorted(found)
+        return list(self._symbols[key])
+
+    def _table(self, key: str) -> pa.Table:
+        if key not in self._tables:
+            parquet = self._open(key)
+            try:
+                self._tables[key] = parquet.read(columns=_SP500_COLUMNS[key])
+            except Exception as exc:  # noqa: BLE001
+                raise SampleDataError(f"{self._path(key)}: cannot read: {exc}") from None
+        return self._tables[key]
+
+    def _rows(self, key: str, symbols: list[str]) -> pd.DataFrame:
+        """The rows of `symbols` in one file, as pandas (the other rows never leave Arrow)."""
+        wanted = pa.array(symbols, type=pa.string())
+        if key in self._STREAMED:
+            parts = [b.filter(pc.is_in(b.column("symbol"), value_set=wanted)) for b in self._batches(key)]
+            schema = self._open(key).schema_arrow
+            return pa.Table.from_batches(parts, pa.schema([schema.field(c) for c in _SP500_COLUMNS[key]])).to_pandas()
+        whole = self._table(key)
+        return whole.filter(pc.is_in(whole.column("symbol"), value_set=wanted)).to_pandas()
+
+    def _cons(self) -> pd.DataFrame:
+        if self._constituents is None:
+            self._constituents = _read_csv(self.root / SP500_FILES["constituents"], _SP500_COLUMNS["constituents"])
+        return self._constituents
+
+    # -- discovery -------------------------------------------------------------------------------
+    def members(self) -> list[str]:
+        """Today's constituents."""
+        return sorted(self._cons()["symbol"].unique())
+
+    def former_members(self) -> list[str]:
+        """Former members with prices in the bundle (in the 2019-2024 file, not among today's constituents)."""
+        return sorted(set(self._file_symbols("raw")) - set(self.members()))
+
+    def symbols(self) -> list[str]:
+        return sorted(set(self.members()) | set(self.former_members()))
+
+    def _chosen(self, symbols: list[str] | None) -> list[str]:
+        if not symbols:
+            return self.symbols()
+        known = set(self.symbols())
+        for symbol in symbols:
+            if symbol not in known:
+                raise NotFound(f"{self.name}: {symbol} is not in the S&P 500 demo bundle")
+        return list(symbols)
+
+    # -- contract ----------------------------------------------------------------------------------
+    def daily_bars(
+        self, symbols: list[str] | None = None, start: date | None = None, end: date | None = None
+    ) -> pd.DataFrame:
+        """Adjusted-close-only bars: today's constituents from the adjusted file, former members from the other."""
+        chosen = self._chosen(symbols)
+        former = sorted(set(self.former_members()) & set(chosen))
+        parts = [self._rows("adjusted", chosen)]
+        if former:
+            raw = self._rows("raw", former)
+            parts.append(raw[raw["adj_close"].notna()])
+        long = pd.concat([p[["symbol", "date", "adj_close"]] for p in parts], ignore_index=True)
+        long = between(long.assign(date=long["date"].dt.date), start, end)
+        nothing = pd.Series(float("nan"), index=long.index)
+        bars = pd.DataFrame(
+            {
+                "symbol": long["symbol"],
+                "date": long["date"],
+                "open": nothing,
+                "high": nothing,
+                "low": nothing,
+                "close": nothing,
+                "adj_close": _exact_floats(long["adj_close"]),
+                "volume": pd.Series(pd.NA, index=long.index, dtype="Int64"),
+            }
+        )
+        return bars[DAILY_BARS.columns]
+
+    def raw_closes(
+        self, symbols: list[str] | None = None, start: date | None = None, end: date | None = None
+    ) -> pd.DataFrame:
+        """Closes as traded (split-adjusted as of the 2024-09 download, never dividend-adjusted) and volumes."""
+        raw = self._rows("raw", self._chosen(symbols))
+        frame = pd.DataFrame(
+            {
+                "symbol": raw["symbol"],
+                "date": raw["date"].dt.date,
+                "close": _exact_floats(raw["close"]),
+                "volume": raw["volume"].astype("int64"),
+            }
+        )
+        return between(frame, start, end)[RAW_CLOSES.columns]
+
+    def shares_outstanding(
+        self,
+        symbols: list[str] | None = None,
+        start: date | None = None,
+        end: date | None = None,
+        origin: str = "fmp",
+    ) -> pd.DataFrame:
+        """Share counts of one origin, filed in [start, end]: "fmp" (quarterly weighted-average basic shares,
+        public from their SEC filing date) or "yahoo" (snapshot share counts, public on the snapshot's date)."""
+        if origin not in self.SHARES_SOURCES:
+            raise ValueError(f"origin must be one of {', '.join(self.SHARES_SOURCES)}, got {origin!r}")
+        chosen = self._chosen(symbols)
+        if origin == "fmp":
+            fmp = self._rows("shares", chosen)
+            frame = pd.DataFrame(
+                {
+                    "symbol": fmp["symbol"],
+                    "period_end": fmp["period_end"].dt.date,
+                    "filing_date": fmp["filing_date"].dt.date,
+                    "shares": fmp["shares"].astype("int64"),
+                }
+            )
+        else:
+            snaps = self._rows("snapshots", chosen)
+            day = snaps["date"].dt.date
+            frame = pd.DataFrame(
+                {"symbol": snaps["symbol"], "period_end": day, "filing_date": day, "shares": snaps["shares"]}
+            )
+            frame["shares"] = frame["shares"].astype("int64")
+        return between(frame, start, end, column="filing_date")[SHARES_OUTSTANDING.columns]
+
+    def instruments(self, symbols: list[str] | None = None) -> pd.DataFrame:
+        """Stocks: today's constituents with their name and GICS sector and sub-industry; former members by ticker
+        alone (the bundle has no name or sector for them)."""
+        chosen = self._chosen(symbols)
+        cons = self._cons().set_index("symbol")
+        current = cons.reindex([s for s in chosen if s in cons.index])
+        former = [s for s in chosen if s not in cons.index]
+        frame = pd.concat(
+            [
+                pd.DataFrame(
+                    {
+                        "symbol": current.index,
+                        "name": current["name"].where(current["name"] != "", current.index).to_numpy(),
+                        "sector": _none_if_empty(current["gics_sector"]).to_numpy(),
+                        "industry": _none_if_empty(current["gics_sub_industry"]).to_numpy(),
+                    }
+                ),
+                pd.DataFrame({"symbol": former, "name": former, "sector": None, "industry": None}),
+            ],
+            ignore_index=True,
+        )
+        frame = frame.assign(asset_class="stock", currency="USD")
+        return frame[INSTRUMENTS.columns].sort_values("symbol", ignore_index=True)
+
+    def index_members(self, symbols: list[str] | None = None) -> pd.DataFrame:
+        """Membership of "SP500": today's constituents (GICS sector, sub-industry, date added) and the former
+        members the bundle has prices for (`is_current` false, no classification)."""
+        chosen = self._chosen(symbols)
+        cons = self._cons().set_index("symbol").reindex(chosen)
+        added = pd.to_datetime(cons["date_added"], format="%Y-%m-%d", errors="coerce")
+        frame = pd.DataFrame(
+            {
+                "index_code": SP500_INDEX,
+                "symbol": chosen,
+                "is_current": cons["name"].notna().to_numpy(),
+                "sector": _text_or_none(cons["gics_sector"]).to_numpy(),
+                "sub_industry": _text_or_none(cons["gics_sub_industry"]).to_numpy(),
+                "date_added": [d.date() if pd.notna(d) else None for d in added],
+            }
+        )
+        return frame[INDEX_MEMBERS.columns].sort_values("symbol", ignore_index=True)
+
+
+def _text_or_none(values: pd.Series) -> pd.Series:
+    return values.astype(object).where(values.notna() & (values != ""), None)

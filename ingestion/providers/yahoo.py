@@ -177,7 +177,11 @@ def instrument_from_info(symbol: str, info: dict[str, Any] | None) -> pd.DataFra
 
 
 def shares_from_series(symbol: str, shares: pd.Series | None) -> pd.DataFrame:
-    """Share-count history from `Ticker.get_shares_full` (several figures a day possible: the last one wins)."""
+    """Share-count history from `Ticker.get_shares_full` (several figures a day possible: the last one wins).
+
+    Yahoo dates each figure by when it recorded it, so that day is both what the figure describes
+    (`period_end`) and when it was public (`filing_date`): a point-in-time read may use it from that day on.
+    """
     if shares is None or len(shares) == 0:
         raise NotFound(f"{NAME}: no shares-outstanding history for {symbol}")
     values = pd.to_numeric(shares, errors="coerce").dropna()
@@ -188,6 +192,7 @@ def shares_from_series(symbol: str, shares: pd.Series | None) -> pd.DataFrame:
     frame = frame.groupby("date", sort=True).last().reset_index()
     frame["shares"] = frame["shares"].round().astype("int64")
     frame.insert(0, "symbol", symbol)
+    frame = frame.rename(columns={"date": "period_end"}).assign(filing_date=lambda f: f["period_end"])
     return frame[SHARES_OUTSTANDING.columns]
 
 

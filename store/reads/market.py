@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 
 from store import tables
 from store.identifiers import SYMBOL
+from store.reads import bulk
 
 BAR_COLUMNS = ["date", "symbol", "open", "high", "low", "close", "adj_close", "volume", "source"]
 QUOTE_COLUMNS = ["symbol", "ts", "price", "volume", "source"]
@@ -47,7 +48,11 @@ def _in_range(query: sa.Select, column: sa.ColumnElement, start: date | None, en
 def bars(
     conn: sa.Connection, symbols: Iterable[str], start: date | None = None, end: date | None = None
 ) -> pd.DataFrame:
-    """Daily bars (date as datetime64, symbol, OHLC, adj_close, volume, source) by symbol and date, inclusive range."""
+    """Daily bars (date as datetime64, symbol, OHLC, adj_close, volume, source) by symbol and date, inclusive range.
+
+    Prices are float64; a bar that carries only its adjusted close (source "sample-sp500") has open, high, low and
+    close NaN, and volume NaN (volume is int64 when every bar read has one, float64 otherwise).
+    """
     check_dates(start, end)
     cleaned = clean_symbols(symbols)
     if not cleaned:
@@ -56,25 +61,33 @@ def bars(
     query = _in_range(sa.select(*(t.c[c] for c in BAR_COLUMNS)).where(t.c.symbol.in_(cleaned)), t.c.date, start, end)
     frame = pd.read_sql(query.order_by(t.c.symbol, t.c.date), conn)
     frame["date"] = pd.to_datetime(frame["date"])
+    # All-NULL columns (adjusted-close-only bars) come back as objects holding None: numbers with NaN instead.
+    prices = ["open", "high", "low", "close", "adj_close"]
+    frame[prices] = frame[prices].astype("float64")
+    volume = frame["volume"]
+    frame["volume"] = volume.astype("int64") if volume.notna().all() else volume.astype("float64")
     return frame
 
 
 def adjusted_closes(
     conn: sa.Connection, symbols: Iterable[str], start: date | None = None, end: date | None = None
 ) -> pd.DataFrame:
-    """Adjusted closes, one column per symbol (date index, ascending); NaN where a symbol has no bar."""
+    """Adjusted closes, one column per symbol (date index, ascending); NaN where a symbol has no bar.
+
+    Read through COPY (bulk.copy_frame): the S&P 500 over seven years is a million rows.
+    """
     check_dates(start, end)
     cleaned = clean_symbols(symbols)
     t = tables.daily_bars
+    if not cleaned:
+        return pd.DataFrame(index=pd.DatetimeIndex([], name="date"), columns=pd.Index([], name="symbol"), dtype=float)
     query = _in_range(
         sa.select(t.c.date, t.c.symbol, t.c.adj_close).where(t.c.symbol.in_(cleaned)), t.c.date, start, end
     )
-    long = pd.read_sql(query, conn)
+    long = bulk.copy_frame(conn, query, {"date": bulk.DATE, "symbol": bulk.TEXT, "adj_close": bulk.FLOAT})
     if long.empty:
         return pd.DataFrame(index=pd.DatetimeIndex([], name="date"), columns=pd.Index([], name="symbol"), dtype=float)
-    wide = long.pivot(index="date", columns="symbol", values="adj_close").sort_index().astype("float64")
-    wide.index = pd.DatetimeIndex(pd.to_datetime(wide.index), name="date")
-    return wide
+    return bulk.wide(long, "adj_close")
 
 
 def corporate_actions(

@@ -98,6 +98,22 @@ def test_buy_and_hold_equals_the_assets_own_return() -> None:
     np.testing.assert_allclose(costly.equity.to_numpy(), one.equity.to_numpy() * (1 - 5e-4), rtol=1e-12)
 
 
+def test_metrics_count_the_entry_cost_of_a_first_session_buy() -> None:
+    # buy_and_hold buys at the first close: its cost (and, at the open, the first open-to-close move) is part of
+    # the result, as in the equity, the returns and the monthly table.
+    prices = updown()
+    free = backtest(prices, "buy_and_hold")
+    costly = backtest(prices, "buy_and_hold", cost_bps=50)
+    assert free.metrics["total_return"] == pytest.approx(105 / 100 - 1, rel=1e-12)
+    assert costly.metrics["total_return"] == pytest.approx((1 - 50e-4) * 105 / 100 - 1, rel=1e-12)
+    assert costly.metrics["total_return"] == pytest.approx(costly.equity.iloc[-1] - 1.0, rel=1e-12)
+    assert costly.metrics["total_return"] == pytest.approx(costly.monthly_returns.loc[2024, "Year"], rel=1e-12)
+    opens = pd.Series([98.0, 105, 120, 115, 104, 100], index=SIX, name="X")
+    at_open = backtest(prices, "buy_and_hold", execution="open", opens=opens)
+    assert at_open.metrics["total_return"] == pytest.approx(105 / 98 - 1, rel=1e-12)
+    assert at_open.metrics["max_drawdown"] == pytest.approx(100 / 121 - 1, rel=1e-12)
+
+
 def test_benchmark_and_risk_free_reach_the_metrics() -> None:
     prices = real("AAPL", "MSFT")
     r = backtest(prices["AAPL"], "buy_and_hold", benchmark=prices["AAPL"], risk_free=0.02)

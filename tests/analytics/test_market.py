@@ -108,6 +108,25 @@ def test_unadjusted_request_on_an_adjusted_only_source_falls_back_with_a_note():
     assert notes == {} and frames["AAPL"]["close"].to_numpy() == pytest.approx(bars["close"].to_numpy())
 
 
+def test_adjusted_close_only_bars_are_displayed_as_closes_without_ohlc():
+    """Bars with only an adjusted close (the S&P 500 demo dataset): the close is the adjusted close whichever way is
+    asked, open/high/low stay missing, volume is NaN (not a made-up 0), and has_ohlc says so."""
+    bars, _ = yahoo_bars_and_actions()
+    only = bars.assign(open=np.nan, high=np.nan, low=np.nan, close=np.nan, volume=np.nan, source="sample-sp500")
+    for adjusted in (True, False):
+        frames, notes = market.ticker_frames(only, ["AAPL"], adjusted, date(2020, 1, 1), date(2020, 12, 31), ["SMA20"])
+        shown = frames["AAPL"]
+        adj = bars.set_index(pd.DatetimeIndex(pd.to_datetime(bars["date"])))["adj_close"]
+        assert shown["close"].to_numpy() == pytest.approx(adj.reindex(shown.index).to_numpy())
+        assert shown[["open", "high", "low", "volume"]].isna().all().all() and shown["SMA20"].notna().any()
+        assert not market.has_ohlc(shown)
+        assert notes == ({} if adjusted else {"AAPL": notes["AAPL"]})
+    assert "the S&P 500 demo dataset stores split- and dividend-adjusted prices only" in notes["AAPL"]
+    full, _ = market.ticker_frames(bars, ["AAPL"], True, date(2020, 1, 1), date(2020, 12, 31))
+    assert market.has_ohlc(full["AAPL"]) and full["AAPL"]["volume"].dtype == "int64"
+    assert not market.has_ohlc(full["AAPL"].iloc[0:0])
+
+
 def test_indicators_are_warm_at_the_start_of_a_range():
     bars, _ = yahoo_bars_and_actions()
     frames, _ = market.ticker_frames(bars, ["AAPL"], True, date(2020, 10, 1), date(2020, 11, 6), ["SMA20", "RSI"])

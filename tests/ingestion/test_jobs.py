@@ -20,6 +20,7 @@ from ingestion.providers.base import (
 )
 from ingestion.providers.sample import SampleProvider
 from ingestion.sample import ensure_universe
+from ingestion.validate import INCOMPLETE_OHLC
 from store import tables
 from store.reads.core import active_symbols as read_active_symbols
 from tests.conftest import ROOT
@@ -154,7 +155,7 @@ def test_bad_rows_are_quarantined_with_reasons_and_jumps_are_flagged(db):
 
     def corrupt(call, symbols, frame):
         frame = frame.copy()
-        frame.loc[1, "close"] = np.nan  # NaN row
+        frame.loc[1, "close"] = np.nan  # a price missing: the row's OHLC is incomplete
         frame.loc[2, "low"] = frame.loc[2, "high"] * 2  # OHLC inconsistent
         frame.loc[4, ["open", "high", "low", "close", "adj_close"]] *= (
             2.5  # +150% day on day (and -60% back): kept, flagged
@@ -170,7 +171,7 @@ def test_bad_rows_are_quarantined_with_reasons_and_jumps_are_flagged(db):
         ).all()
         flags = dict(conn.execute(sa.select(tables.daily_bars.c.date, tables.daily_bars.c.flags)).all())
     assert reasons == [
-        (f"AAA/{days[1]}", "missing value"),
+        (f"AAA/{days[1]}", INCOMPLETE_OHLC),
         (f"AAA/{days[2]}", "low above high"),
         ("AAA/2024-01-06", "not a trading day"),
     ]
@@ -281,7 +282,8 @@ class Reference(Provider):
         )
 
     def shares_outstanding(self, symbols, start, end):
-        return pd.DataFrame({"symbol": "AAPL", "date": [date(2024, 1, 2), date(2024, 4, 1)], "shares": [15e9, 14.9e9]})
+        days = [date(2024, 1, 2), date(2024, 4, 1)]
+        return pd.DataFrame({"symbol": "AAPL", "period_end": days, "filing_date": days, "shares": [15e9, 14.9e9]})
 
     def corporate_actions(self, symbols, start, end):
         return pd.DataFrame(
@@ -315,6 +317,44 @@ def test_reference_job_writes_instruments_shares_and_actions(db):
     assert sorted(shares) == [14_900_000_000, 15_000_000_000]
     assert sorted(actions) == [("dividend", 0.24), ("split", 4.0)]
     assert run_job(db, JobRequest("reference", ["AAPL"]), [Reference()]).rows_written == 0
+
+
+def test_the_reference_job_stores_yahoos_share_history_point_in_time(db, monkeypatch):
+    """Live: the reference job asks yfinance (recorded-shape frames) for each active symbol's share counts; each
+    figure is stored as public from the day Yahoo dated it, next to the demo bundle's filings for the same symbol."""
+    import yfinance as yf
+
+    from ingestion.providers.resilience import GuardPolicy, ProviderGuard
+    from ingestion.providers.yahoo import YahooProvider
+    from tests.support.yahoo import FakeDownload, FakeTicker
+
+    monkeypatch.setattr(yf, "download", FakeDownload())
+    monkeypatch.setattr(yf, "Ticker", FakeTicker)
+    guard = ProviderGuard("yfinance", None, policy=GuardPolicy(attempts=1), sleep=lambda s: None)
+    ensure_universe(db, SAMPLE)
+    with db.begin() as conn:  # a quarterly filing of the same symbol from another source stays beside them
+        conn.execute(
+            tables.shares_outstanding.insert().values(
+                symbol="AAPL",
+                period_end=date(2024, 9, 28),
+                filing_date=date(2024, 11, 1),
+                shares=15_100_000_000,
+                source="sample-sp500-fmp",
+            )
+        )
+    result = run_job(db, JobRequest("reference", ["AAPL"]), [YahooProvider(guard=guard)])
+    assert result.status == "success"
+    expected = pd.read_csv(SAMPLE / "reference" / "shares_outstanding.csv").query("ticker == 'AAPL'")
+    t = tables.shares_outstanding
+    with db.connect() as conn:
+        stored = pd.read_sql(sa.select(t).where(t.c.source == "yfinance").order_by(t.c.period_end), conn)
+        others = conn.execute(sa.select(sa.func.count()).where(t.c.source != "yfinance")).scalar_one()
+    # yfinance dates a figure by when Yahoo recorded it, in New York time: one figure per such day.
+    days = pd.to_datetime(expected["fetched_utc"], utc=True).dt.tz_convert("America/New_York").dt.date
+    assert len(stored) == days.nunique() and others == 1
+    assert (stored["filing_date"] == stored["period_end"]).all()
+    assert stored["period_end"].iloc[0] == date(2024, 10, 10) and stored["shares"].iloc[0] == 15_204_099_609
+    assert run_job(db, JobRequest("reference", ["AAPL"]), [YahooProvider(guard=guard)]).rows_written == 0
 
 
 def test_quotes_keep_their_time(db):

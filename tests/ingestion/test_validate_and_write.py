@@ -1,5 +1,6 @@
 """Validation reasons, quarantine, and the COPY-based upsert against a real PostgreSQL."""
 
+import io
 from datetime import date
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from ingestion.validate import validate_daily_bars, validate_macro_observations
-from ingestion.writer import quarantine, upsert
+from ingestion.writer import _csv_buffer, quarantine, upsert
 from store import tables
 from store.db import create_db_engine, migrate
 
@@ -107,3 +108,42 @@ def test_quarantine_keeps_rejected_rows_with_reason(engine):
         )
     assert row["reason"] == "low above high"
     assert row["payload"]["low"] == 12.0 and row["payload"]["date"] == "2024-01-02"
+
+
+def test_upsert_writes_text_numbers_and_times_as_pandas_would(engine):
+    """The Arrow CSV path: exact floats, NULL for NaN/None and for empty text, booleans, timestamps with offsets;
+    and a column Arrow cannot type (mixed objects) falls back to pandas' writer."""
+    instruments = pd.DataFrame(
+        {
+            "symbol": ["TXT1", "TXT2"],
+            "name": ['Quote "and" comma, Inc.', "Line\nbreak"],
+            "asset_class": "stock",
+            "sector": ["", None],
+            "industry": [np.nan, "Tools"],
+            "currency": "USD",
+            "active": [True, False],
+        }
+    )
+    quotes = pd.DataFrame(
+        {
+            "symbol": "TXT1",
+            "ts": pd.to_datetime(["2024-03-01 15:35:00.123456", "2024-03-01 15:40:00"], utc=True, format="ISO8601"),
+            "price": [0.1 + 0.2, 1e-7],
+            "volume": pd.array([None, 2**40], dtype="Int64"),
+        }
+    )
+    # A date column holding a date and a text date: Arrow cannot type it, pandas' writer writes both.
+    mixed = pd.DataFrame({"series_id": "MIX1", "date": [date(2024, 1, 1), "2024-02-01"], "value": [1.5, np.nan]})
+    assert isinstance(_csv_buffer(mixed), io.StringIO)
+    with engine.begin() as conn:
+        assert upsert(conn, tables.instruments, instruments, source="test") == 2
+        assert upsert(conn, tables.intraday_quotes, quotes, source="test") == 2
+        assert upsert(conn, tables.macro_observations, mixed, source="test") == 2
+        rows = conn.execute(sa.text("select name, sector, industry, active from instruments order by symbol")).all()
+        stored = conn.execute(sa.text("select ts, price, volume from intraday_quotes order by ts")).all()
+    assert rows == [('Quote "and" comma, Inc.', None, None, True), ("Line\nbreak", None, "Tools", False)]
+    assert [r.price for r in stored] == [0.1 + 0.2, 1e-7] and [r.volume for r in stored] == [None, 2**40]
+    assert stored[0].ts == pd.Timestamp("2024-03-01 15:35:00.123456", tz="UTC")
+    with engine.connect() as conn:
+        observed = conn.execute(sa.text("select date, value from macro_observations order by date")).all()
+    assert observed == [(date(2024, 1, 1), 1.5), (date(2024, 2, 1), None)]

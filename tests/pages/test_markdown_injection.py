@@ -35,13 +35,28 @@ def assert_rendered_as_text(at, payload: str) -> None:
 @pytest.mark.parametrize("payload", PAYLOADS)
 @pytest.mark.parametrize(
     ("page", "param"),
-    [("ticker", "t"), ("risk", "t"), ("risk", "bench"), ("overview", "ccy"), ("ticker", "ccy")],
+    [
+        ("ticker", "t"),
+        ("risk", "t"),
+        ("risk", "bench"),
+        ("overview", "ccy"),
+        ("ticker", "ccy"),
+        ("backtest", "bt_t"),
+        ("backtest", "bt_bench"),
+    ],
 )
 def test_url_parameters(ready_app, page, param, payload):
     at = open_page(page, {param: payload})
     assert_rendered_as_text(at, payload)
     if param in ("t", "bench"):
         assert any("Unknown ticker" in b for b in markdown_bodies(at))  # it was shown, as text
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_backtest_sweep_values(ready_app, payload):
+    at = open_page("backtest", {"bt_t": "AAPL", "bt_sweep": "true", "bt_sw_fast": payload})
+    assert_rendered_as_text(at, payload)
+    assert any("is not a number" in b for b in markdown_bodies(at))  # it was shown, as text
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)

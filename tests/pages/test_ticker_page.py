@@ -241,3 +241,36 @@ def test_display_currency_converts_prices_at_each_days_rate_but_not_the_comparis
         assert gbp_close == pytest.approx(usd_close / rate, rel=1e-12)
     assert traces(gbp_compare)["MSFT"]["y"] == pytest.approx(traces(usd_compare)["MSFT"]["y"], rel=1e-12)
     assert "in GBP £" in texts(at)
+
+
+@pytest.fixture
+def sp500_app(app_on, make_sample_database):
+    """The app on the sample database plus two stocks of the S&P 500 demo dataset (adjusted closes only)."""
+    from ingestion.sample import load_sample
+    from store.db import create_db_engine
+    from tests.support.sp500 import SP500
+
+    url = make_sample_database()
+    engine = create_db_engine(url)
+    load_sample(engine, SP500, "sp500", symbols=["NFLX", "DFS"])
+    engine.dispose()
+    app_on(url)
+
+
+def test_a_symbol_with_adjusted_closes_only_is_drawn_as_a_line(sp500_app):
+    at = open_ticker({"t": "NFLX,AAPL", "range": "1Y", "chart": "Candlestick", "adj": "false"})
+    assert not at.exception
+    price, compare = figures(at)
+    drawn = traces(price)
+    assert drawn["NFLX"]["type"] == "scatter" and drawn["NFLX"]["mode"] == "lines"
+    assert "Volume" not in drawn  # no volume is stored: none is drawn
+    assert list(traces(compare)) == ["NFLX", "AAPL"]
+    text = texts(at)
+    assert "Only adjusted closes are stored for NFLX" in text
+    assert "the S&P 500 demo dataset stores split- and dividend-adjusted prices only" in text
+    assert "NFLX: sample-sp500, stored 2019-01-02 → 2026-06-25" in text
+    assert "chart=Candlestick" in link(at)  # the link keeps the choice: AAPL opens as candles
+    at = open_ticker({"t": "AAPL,NFLX", "chart": "Candlestick"})
+    assert traces(figures(at)[0])["AAPL"]["type"] == "candlestick"
+    at = open_ticker({"t": "DFS", "range": "Max"})  # a former member: its data ends in 2024
+    assert not at.exception and traces(figures(at)[0])["DFS"]["x"][-1] == "2024-09-10"

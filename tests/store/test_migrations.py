@@ -1,5 +1,6 @@
 """Migrations: up from an empty database, idempotent, down and up again."""
 
+import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
@@ -26,6 +27,10 @@ EXPECTED_TABLES = {
     "audit_log",
     "login_handoffs",
     "task_progress",
+    "raw_closes",
+    "index_members",
+    "index_definitions",
+    "index_levels",
 }
 
 
@@ -73,4 +78,61 @@ def test_upgrade_twice_then_down_and_up(empty_database_url):
     assert not ({"daily_bars", "users"} & set(sa.inspect(engine).get_table_names()))
     migrate(engine)
     assert set(sa.inspect(engine).get_table_names()) >= EXPECTED_TABLES
+    engine.dispose()
+
+
+def test_0006_keeps_existing_bars_and_shares_and_holds_the_bar_rule(empty_database_url):
+    """From 0005 with data: shares get their filing date, full bars stay; then adjusted-close-only bars fit, a bar with
+    part of its OHLC does not, and a downgrade drops what the old schema cannot hold."""
+    from alembic import command
+
+    engine = create_db_engine(empty_database_url)
+    migrate(engine, "0005")
+    bar = "('AAA', '2024-01-02', 10, 11, 9, 10.5, 10.5, 100, 'test')"
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                f"insert into daily_bars (symbol, date, open, high, low, close, adj_close, volume, source) values {bar}"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "insert into shares_outstanding (symbol, date, shares, source) "
+                "values ('AAA', '2024-10-10', 5, 'yfinance')"
+            )
+        )
+    migrate(engine)
+    with engine.begin() as conn:
+        shares = conn.execute(sa.text("select period_end, filing_date, shares, source from shares_outstanding")).one()
+        assert str(shares.period_end) == str(shares.filing_date) == "2024-10-10" and shares.shares == 5
+        conn.execute(
+            sa.text("insert into daily_bars (symbol, date, adj_close, source) values ('BBB', '2024-01-02', 7.5, 's')")
+        )
+        # The same figure from another source, and a restatement: the key keeps them apart.
+        conn.execute(
+            sa.text(
+                "insert into shares_outstanding (symbol, period_end, filing_date, shares, source) values "
+                "('AAA', '2024-10-10', '2024-10-10', 6, 'other'), ('AAA', '2024-10-10', '2024-11-01', 7, 'yfinance')"
+            )
+        )
+    for partial in ("open", "close"):
+        with pytest.raises(sa.exc.IntegrityError, match="ck_daily_bars_ohlc_all_or_none"), engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    f"insert into daily_bars (symbol, date, {partial}, adj_close, source) "
+                    "values ('CCC', '2024-01-02', 1.0, 1.0, 's')"
+                )
+            )
+    with pytest.raises(sa.exc.IntegrityError, match="ck_daily_bars_ohlc_all_or_none"), engine.begin() as conn:
+        conn.execute(  # a full bar needs its volume
+            sa.text(
+                "insert into daily_bars (symbol, date, open, high, low, close, adj_close, source) values "
+                "('DDD', '2024-01-02', 1, 1, 1, 1, 1, 's')"
+            )
+        )
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0005")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("select symbol from daily_bars")).scalars().all() == ["AAA"]
+        assert conn.execute(sa.text("select date, shares from shares_outstanding")).one().shares == 7  # latest filed
     engine.dispose()

@@ -114,9 +114,11 @@ def test_instruments_from_ticker_info(download: FakeDownload) -> None:
 
 def test_shares_outstanding_history_one_figure_per_day(download: FakeDownload) -> None:
     shares = YahooProvider(guard=fast_guard()).shares_outstanding(["AAPL"], None, None)
-    assert not shares.duplicated(["symbol", "date"]).any()
+    assert not shares.duplicated(["symbol", "period_end"]).any()
     first = shares.iloc[0]
-    assert first["date"] == date(2024, 10, 10) and first["shares"] == 15_204_099_609
+    assert first["period_end"] == date(2024, 10, 10) and first["shares"] == 15_204_099_609
+    # Yahoo dates a figure by when it recorded it: public from that day (point in time).
+    assert (shares["filing_date"] == shares["period_end"]).all()
     assert shares["shares"].dtype == "int64"
 
 

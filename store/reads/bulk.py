@@ -1,0 +1,55 @@
+"""Large reads through COPY ... TO STDOUT, parsed by Arrow: several times faster than fetching a million rows."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import sqlalchemy as sa
+
+# Arrow types of the columns a bulk read returns: a date becomes datetime64[s] (what pandas makes of a date).
+DATE = pa.timestamp("s")
+TEXT = pa.string()
+FLOAT = pa.float64()
+INTEGER = pa.int64()
+
+
+def copy_frame(conn: sa.Connection, query: sa.Select, types: dict[str, pa.DataType]) -> pd.DataFrame:
+    """The rows of `query` (its columns named and typed by `types`, in order) as a DataFrame; NULL -> NaN/NaT/None.
+
+    The query is rendered with its values inlined (COPY takes no parameters): only for queries whose values
+    were checked first (symbols by the identifier rule, dates by type).
+    """
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    buffer = io.BytesIO()
+    raw: Any = conn.connection.dbapi_connection  # psycopg2's connection: COPY needs its cursor
+    with raw.cursor() as cursor:
+        cursor.copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", buffer)
+    columns = list(types)
+    if buffer.tell() == 0:
+        return pa.table({c: pa.array([], type=t) for c, t in types.items()}).to_pandas()
+    buffer.seek(0)
+    table = pacsv.read_csv(
+        buffer,
+        read_options=pacsv.ReadOptions(column_names=columns),
+        convert_options=pacsv.ConvertOptions(
+            column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False
+        ),
+    )
+    return table.to_pandas()
+
+
+def wide(long: pd.DataFrame, values: str, symbols: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Dates x symbols (ascending, float64) from a long frame with date, symbol and `values`; NaN where absent.
+
+    `symbols` fixes the columns (in that order; a symbol without rows is a column of NaN).
+    """
+    frame = long.pivot(index="date", columns="symbol", values=values).sort_index().astype("float64")
+    frame.index = pd.DatetimeIndex(frame.index, name="date")
+    frame.columns.name = "symbol"
+    if symbols is not None:
+        frame = frame.reindex(columns=pd.Index(list(symbols), name="symbol"))
+    return frame
