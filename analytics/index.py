@@ -14,6 +14,7 @@ __all__ = [
     "REBALANCE_CODES",
     "IndexResult",
     "build_index",
+    "cost_drag",
     "equal_weight_index",
     "rebalance_schedule",
     "simulate_weights",
@@ -79,7 +80,12 @@ class IndexResult:
     @property
     def cost_drag(self) -> float:
         """Total cost drag: ``1 - net / gross`` at the last session (0 without costs)."""
-        return float(1.0 - self.levels.iloc[-1] / self.gross_levels.iloc[-1])
+        return cost_drag(self.levels, self.gross_levels)
+
+    @property
+    def annual_turnover(self) -> float:
+        """One-way turnover a year (252 sessions), the initial construction left out."""
+        return float(self.turnover.iloc[1:].sum() / max(len(self.levels) / 252.0, 1e-9))
 
     @property
     def annual_cost_drag(self) -> float:
@@ -116,6 +122,11 @@ class IndexResult:
             for col in ("rank", "basis", "value"):
                 out[col] = ranked[col].reindex(out.index)
         return out
+
+
+def cost_drag(net: pd.Series, gross: pd.Series) -> float:
+    """Total cost drag of net levels against gross ones: ``1 - net / gross`` at the last session."""
+    return float(1.0 - net.iloc[-1] / gross.iloc[-1])
 
 
 # ---------------------------------------------------------------------------------------------------

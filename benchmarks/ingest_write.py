@@ -148,10 +148,11 @@ def peak_memory(engine: sa.Engine, rows: int, chunk_rows: int) -> float:
     return peak / 2**20
 
 
-def database(url: str | None) -> tuple[str, Callable[[], None]]:
-    """A scratch database URL and its cleanup."""
+def database(url: str | None, embedded: bool = False) -> tuple[str, Callable[[], None]]:
+    """A scratch database URL and its cleanup: on the server of `url` (else $BENCH_DATABASE_URL or
+    $TEST_DATABASE_URL), or on an embedded server in a temporary folder (with `embedded`, or without any URL)."""
     url = url or os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
-    if url:
+    if url and not embedded:
         server = make_url(url.replace("postgres://", "postgresql://", 1)).set(drivername="postgresql+psycopg2")
         name = f"md_bench_{uuid.uuid4().hex[:8]}"
         admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")

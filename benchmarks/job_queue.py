@@ -41,14 +41,13 @@ import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-import uuid  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
 import sqlalchemy as sa  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
+from benchmarks.ingest_write import database  # noqa: E402
 from ingestion import queue  # noqa: E402
 from ingestion.supervisor import PARENT_ENV  # noqa: E402
 from store.db import get_engine, migrate, reset_engine  # noqa: E402
@@ -95,29 +94,7 @@ def serve() -> int:
 
 def scratch_database(url: str, embedded: bool) -> tuple[str, Callable[[], None]]:
     """A new empty database (URL, cleanup): on the server of `url`, or on an embedded server."""
-    if embedded:
-        from store.embedded import start_embedded, stop_embedded
-
-        folder = Path(tempfile.mkdtemp(prefix="md-bench-pg-"))
-        embedded_url = start_embedded(folder / "pgdata")
-
-        def stop() -> None:
-            stop_embedded()
-            shutil.rmtree(folder, ignore_errors=True)
-
-        return embedded_url, stop
-    server = make_url(url.replace("postgres://", "postgresql://", 1)).set(drivername="postgresql+psycopg2")
-    name = f"md_bench_queue_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return server.set(database=name).render_as_string(hide_password=False), drop
+    return database(url, embedded)
 
 
 class Workers:

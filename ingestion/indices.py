@@ -64,7 +64,7 @@ def compute(conn: sa.Connection, definition: IndexDefinition, end: date | None =
         inputs.prices,
         **(inputs.ranking() if ranked else {}),
         **build_kwargs(definition),
-        universe=None if definition.universe != "tickers" else [s for s in definition.tickers if s not in missing],
+        universe=list(definition.tickers) or None,  # tickers: all priced (checked above); else every column
         start=start,
     )
 

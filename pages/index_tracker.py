@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics import market
-from analytics.index import IndexResult
+from analytics.index import IndexResult, cost_drag
 from dashboard.access import gate, operations
 from dashboard.ui import figures, index_loaders, loaders
 from dashboard.ui.components import data_header, load_or_stop, remember_tasks, watch_tasks
@@ -203,14 +203,9 @@ cols[1].metric("CAGR", f"{net['cagr']:.1%}")
 cols[2].metric("Volatility", f"{net['volatility']:.1%}")
 cols[3].metric("Sharpe", f"{net['sharpe']:.2f}")
 cols[4].metric("Max drawdown", f"{net['max_drawdown']:.1%}")
-cols[5].metric("Cost drag", f"{1.0 - levels.iloc[-1] / gross.iloc[-1]:.2%}", "net vs gross", delta_color="off")
+cols[5].metric("Cost drag", f"{cost_drag(levels, gross):.2%}", "net vs gross", delta_color="off")
 
-lines = {"Index (net)": levels, "Index (gross)": gross}
-if benchmark is not None:
-    rebased = benchmark.reindex(levels.index).ffill()
-    first_valid = rebased.first_valid_index()
-    if first_valid is not None:
-        lines[f"{definition.benchmark} (rebased)"] = rebased / rebased.loc[first_valid] * levels.loc[first_valid]
+lines = index_loaders.chart_lines(levels, gross, benchmark, definition.benchmark or "")
 compare_other = st.toggle(
     f"Compare with {'cap' if definition.weighting == 'equal' else 'equal'} weighting", key="ix_other"
 )
@@ -282,12 +277,9 @@ if tabs[1].open:
         st.dataframe(result.changes, hide_index=True, width="stretch")
 if tabs[2].open:
     with tabs[2]:
-        turnover_year = result.turnover.iloc[1:].sum() / max(len(levels) / 252.0, 1e-9)
-        table = pd.DataFrame(
-            {"turnover": result.turnover, "cost": result.costs, "cost_points": result.cost_points}
-        ).reset_index(names="rebalanced")
+        table = index_loaders.turnover_table(result)
         st.caption(
-            f"One-way turnover {turnover_year:.0%} a year (the initial construction left out); "
+            f"One-way turnover {result.annual_turnover:.0%} a year (the initial construction left out); "
             f"{len(result.rebalance_dates)} rebalances; cost {definition.cost_bps:g} bps per side on traded notional."
         )
         st.dataframe(

@@ -305,9 +305,10 @@ def saved_index_run(request: BacktestRequest, definition_id: int, updated: str) 
     """A saved index's stored net levels over the request's sessions, held as one asset (analytics.backtest's
     "index" strategy: bought at the first close with the request's costs, no look-ahead); None without levels.
     `updated` (its levels_computed_at) keys the cache, so a new computation is read at once."""
-    from store.reads import index as index_reads
+    from dashboard.ui import index_loaders
 
-    levels = loaders.read(index_reads.index_levels, definition_id, request.start, request.end)
+    levels = index_loaders.stored_levels(request.version, definition_id, updated)
+    levels = levels.loc[pd.Timestamp(request.start) : pd.Timestamp(request.end)]
     if len(levels) < 2:
         return None
     return backtest(

@@ -83,6 +83,23 @@ def performance(net: pd.Series, gross: pd.Series, benchmark: pd.Series | None) -
     return table
 
 
+def chart_lines(net: pd.Series, gross: pd.Series, benchmark: pd.Series | None, name: str) -> dict[str, pd.Series]:
+    """The level chart's lines: net and gross, and the benchmark rebased to the index on its first common day."""
+    lines = {"Index (net)": net, "Index (gross)": gross}
+    if benchmark is not None:
+        rebased = benchmark.reindex(net.index).ffill()
+        first = rebased.first_valid_index()
+        if first is not None:
+            lines[f"{name} (rebased)"] = rebased / rebased.loc[first] * net.loc[first]
+    return lines
+
+
+def turnover_table(result: IndexResult) -> pd.DataFrame:
+    """Per rebalance: one-way turnover, cost as a fraction of the level and in index points."""
+    table = pd.DataFrame({"turnover": result.turnover, "cost": result.costs, "cost_points": result.cost_points})
+    return table.reset_index(names="rebalanced")
+
+
 def export_tables(result: IndexResult, on: date) -> dict[str, pd.DataFrame]:
     """Levels, the composition on `on` and the changes, as the exports carry them."""
     levels = pd.DataFrame(
