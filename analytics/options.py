@@ -505,7 +505,20 @@ def dividend_yield(dividends: pd.Series, price: float, as_of: object) -> float:
 # Chains
 # --------------------------------------------------------------------------------------------------
 
-_GREEK_COLUMNS = ["t_years", "rate", "q", "price_used", "price_basis", "iv", "delta", "gamma", "vega", "theta", "rho"]
+_GREEK_COLUMNS = [
+    "t_years",
+    "rate",
+    "q",
+    "price_used",
+    "price_basis",
+    "iv",
+    "model_price",
+    "delta",
+    "gamma",
+    "vega",
+    "theta",
+    "rho",
+]
 
 
 def _price_used(price: np.ndarray, bid: np.ndarray | None, ask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -560,7 +573,7 @@ def _chain_arrays(
     reason = ivs.reason.copy()
     reason[~known] = IVReason.BAD_TYPE
     iv = np.where(known, ivs.iv, np.nan)
-    greeks = _black_scholes(spot, strike, t_years, rate, iv, q, is_call)
+    greeks = _black_scholes(spot, strike, t_years, rate, iv, q, is_call)._asdict()
     return {
         "t_years": t_years,
         "rate": rate,
@@ -568,7 +581,8 @@ def _chain_arrays(
         "price_used": price,
         "price_basis": basis,
         "iv": iv,
-        **greeks._asdict(),
+        "model_price": greeks.pop("price"),  # the input's `price` (the last trade) stays as it is
+        **greeks,
         "reason": reason,
     }
 
@@ -591,8 +605,9 @@ def chain_greeks(
     ``q`` the dividend yield, ``as_of`` the session date.  Returns a copy with every input row, in order,
     plus: ``t_years`` (calendar days to expiry / 365), ``rate``, ``q``, ``price_used`` (mid when bid and
     ask are both > 0 and ask >= bid, else the last price when > 0, else NaN: a 0/0 quote is "not quoted"),
-    ``price_basis`` ("mid", "last", or None), ``iv``, ``delta``, ``gamma``, ``vega``, ``theta``, ``rho``
-    (module units) and ``reason`` ("" when the row has an IV, else an ``IVReason``: no price, expired,
+    ``price_basis`` ("mid", "last", or None), ``iv``, ``model_price`` (Black-Scholes at that IV: the price used
+    again where an IV exists), ``delta``, ``gamma``, ``vega``, ``theta``, ``rho`` (module units) and ``reason``
+    ("" when the row has an IV, else an ``IVReason``: no price, expired,
     missing underlying, below intrinsic, ...).  Input columns whose names collide with ours (e.g. the
     source's ``delta``) are kept as ``source_<name>``.  Bad rows never raise; missing required columns do.
     """

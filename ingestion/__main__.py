@@ -8,12 +8,15 @@ import logging
 import sys
 import time
 from datetime import date
+from pathlib import Path
 
+import pandas as pd
 import sqlalchemy as sa
 
 from ingestion.jobs import Progress
 from store import tables
 from store.db import DatabaseUnavailable, prepare_database
+from store.identifiers import SYMBOL
 from store.logs import setup_logging
 from store.reads.workers import worker_states
 from store.settings import ConfigError, get_settings
@@ -50,6 +53,48 @@ def _date(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _band(value: str) -> tuple[float, float]:
+    parts = _list(value)
+    try:
+        low, high = (float(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a band LOW,HIGH (e.g. 0.05,0.30)") from None
+    return low, high
+
+
+def _options_series(args: argparse.Namespace, engine) -> int:
+    """`options-series`: the delta-targeted contract per stored session, written to --out."""
+    from ingestion import options
+
+    params = options.SeriesParams(
+        underlying=SYMBOL.validate([args.underlying])[0],
+        kind=args.kind,
+        target_delta=args.target_delta,
+        months=args.months,
+        window_days=args.window_days,
+        roll_dte=args.roll_dte,
+        band_low=args.band[0],
+        band_high=args.band[1],
+        start=args.start,
+        end=args.end,
+    )
+    series = options.contract_series(engine, params)
+    if series.empty:
+        print(f"error: no option chains stored for {params.underlying} in that range", file=sys.stderr)
+        return 1
+    written = options.write_series(series, params, args.out)
+    picked = int(series["contract"].notna().sum())
+    changes = int(series["changed"].sum())
+    print(
+        f"{len(series)} session(s), a contract on {picked}, {changes} pick(s) or roll(s): "
+        + ", ".join(map(str, written))
+    )
+    missing = series.loc[series["reason"] != "", ["session_date", "reason"]]
+    for row in missing.itertuples(index=False):
+        print(f"  {pd.Timestamp(row.session_date):%Y-%m-%d}: no contract ({row.reason})")
+    return 0
 
 
 def _list(value: str) -> list[str]:
@@ -185,16 +230,31 @@ def main(argv: list[str] | None = None) -> int:
     load = sub.add_parser("load-sample", help="load a bundled dataset (idempotent)")
     load.add_argument(
         "--dataset",
-        choices=["sample", "sp500"],
+        choices=["sample", "sp500", "options"],
         default="sample",
-        help="sample: the 35-ticker sample (loaded at first start); sp500: the S&P 500 demo bundle (data/sp500)",
+        help="sample: the 35-ticker sample (loaded at first start); sp500: the S&P 500 demo bundle (data/sp500); "
+        "options: the option-chain demo, SPY and AAPL calls 2026-05-22..08-21 (data/options)",
     )
-    load.add_argument("--symbols", type=_list, help="sp500 only: load just these tickers (default: all)")
+    load.add_argument("--symbols", type=_list, help="sp500 or options: load just these tickers (default: all)")
     status = sub.add_parser("status", help="show the worker and the last ingestion runs")
     status.add_argument("--json", action="store_true")
     status.add_argument("--limit", type=int, default=20)
     _add_job_arguments(sub.add_parser("run", help="run one job now"), backfill=False)
     _add_job_arguments(sub.add_parser("backfill", help="fetch a date range (prices or macro)"), backfill=True)
+    series = sub.add_parser(
+        "options-series",
+        help="follow the delta-targeted option contract through the stored chains; write it as CSV or XLSX",
+    )
+    series.add_argument("--underlying", required=True, help="e.g. SPY (its chains must be stored)")
+    series.add_argument("--type", choices=["C", "P"], default="C", dest="kind", help="calls (default) or puts")
+    series.add_argument("--target-delta", type=float, default=0.15, help="|delta| aimed at (default 0.15)")
+    series.add_argument("--months", type=int, default=2, help="expiry about this many months out (default 2)")
+    series.add_argument("--window-days", type=int, default=15, help="expiry within +/- these days (default 15)")
+    series.add_argument("--roll-dte", type=int, default=21, help="roll at this many days to expiry (default 21)")
+    series.add_argument("--band", type=_band, default=(0.05, 0.30), help="|delta| band, LOW,HIGH (default 0.05,0.30)")
+    series.add_argument("--start", type=_date, help="first session (default: the first stored)")
+    series.add_argument("--end", type=_date, help="last session (default: the last stored)")
+    series.add_argument("--out", required=True, type=Path, help="series.csv (parameters beside it) or series.xlsx")
     worker = sub.add_parser("worker", help="a queue worker: scheduled and queued runs (a long-running process)")
     worker.add_argument("--once", action="store_true", help="queue the jobs that are due, run the queue dry, exit")
     worker.add_argument("--config", help="TOML file with ingestion settings")
@@ -208,9 +268,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "load-sample":
             from ingestion.sample import load_sample
 
-            if args.symbols and args.dataset != "sp500":
-                raise ValueError("--symbols is for --dataset sp500; the 35-ticker sample loads whole")
-            root = settings.sp500_data_dir if args.dataset == "sp500" else settings.sample_data_dir
+            if args.symbols and args.dataset == "sample":
+                raise ValueError("--symbols is for --dataset sp500 or options; the 35-ticker sample loads whole")
+            roots = {"sp500": settings.sp500_data_dir, "options": settings.options_data_dir}
+            root = roots.get(args.dataset, settings.sample_data_dir)
             started = time.monotonic()
             counts = load_sample(engine, root, args.dataset, symbols=args.symbols or None, progress=_CliProgress())
             summary = ", ".join(f"{k}: {v}" for k, v in counts.items())
@@ -219,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         elif args.command == "status":
             _status(engine, args.json, args.limit)
+        elif args.command == "options-series":
+            return _options_series(args, engine)
         elif args.command in ("run", "backfill"):
             return _run(args, engine)
         elif args.command == "worker":

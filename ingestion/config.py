@@ -31,6 +31,8 @@ class IngestionConfig(BaseSettings):
     macro_at: time = time(18, 0)
     reference_day: str = "sat"
     reference_at: time = time(6, 0)
+    # Option chains (the `options` job): before the close, while Yahoo still quotes bid and ask.
+    options_at: time = time(15, 45)
 
     chunk_symbols: int = Field(default=25, ge=1, le=500)  # symbols per provider request and write batch
     chunk_series: int = Field(default=10, ge=1, le=200)

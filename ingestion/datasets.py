@@ -145,6 +145,35 @@ CORPORATE_ACTIONS = Dataset(
     lambda frame, engine: checks.validate_corporate_actions(frame),
 )
 
+OPTION_QUOTES = Dataset(
+    "option_quotes",
+    tables.option_quotes,
+    "symbol",  # the underlying
+    # One row per contract per session. bid/ask/last: as published (NaN where the source has none; 0/0 = not quoted);
+    # provider_iv: decimal; snapshot_ts / last_trade_ts: tz-aware UTC or NaT; delta_inconsistent: the source's flag.
+    [
+        "symbol",
+        "session_date",
+        "expiration",
+        "type",
+        "strike",
+        "bid",
+        "ask",
+        "last",
+        "volume",
+        "open_interest",
+        "provider_iv",
+        "provider_delta",
+        "delta_inconsistent",
+        "underlying_price",
+        "snapshot_ts",
+        "last_trade_ts",
+    ],
+    "option_chains",
+    False,
+    lambda frame, engine: checks.validate_option_quotes(frame),
+)
+
 DATASETS: dict[str, Dataset] = {
     d.name: d
     for d in (
@@ -157,5 +186,6 @@ DATASETS: dict[str, Dataset] = {
         CORPORATE_ACTIONS,
         RAW_CLOSES,
         INDEX_MEMBERS,
+        OPTION_QUOTES,
     )
 }

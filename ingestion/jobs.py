@@ -28,6 +28,7 @@ from ingestion.datasets import (
     INTRADAY_QUOTES,
     MACRO_OBSERVATIONS,
     MACRO_SERIES,
+    OPTION_QUOTES,
     SHARES_OUTSTANDING,
     Dataset,
 )
@@ -79,6 +80,7 @@ class Job:
     gate: Literal["session", "market_hours"] | None = None  # run only on NYSE sessions / while the NYSE is open
     catch_up: bool = False  # run again when its last scheduled time has no completed run
     backfill: bool = False  # accepts an explicit date range
+    universe: Callable[[], list[str]] | None = None  # its own default items (else the active universe)
 
     def chunk(self, config: IngestionConfig) -> int:
         return config.chunk_series if self.items is SERIES_ID else config.chunk_symbols
@@ -86,6 +88,13 @@ class Job:
 
 def _at(moment, days: str = "*") -> str:
     return f"{moment.minute} {moment.hour} * * {days}"
+
+
+def option_underlyings() -> list[str]:
+    """The underlyings the `options` job snapshots (setting OPTIONS_UNDERLYINGS, comma-separated)."""
+    from store.settings import get_settings
+
+    return [s.strip().upper() for s in get_settings().options_underlyings.split(",") if s.strip()]
 
 
 JOBS: dict[str, Job] = {
@@ -129,6 +138,17 @@ JOBS: dict[str, Job] = {
             registry.price_chain,
             lambda c: _at(c.reference_at, c.reference_day),
             catch_up=True,
+        ),
+        # Option chains shortly before the close: Yahoo's bid/ask are 0/0 outside trading hours. One snapshot per
+        # session (a later run the same day replaces it); no catch-up: a chain read after the close has no quotes.
+        Job(
+            "options",
+            SYMBOL,
+            (Step(OPTION_QUOTES),),
+            registry.price_chain,
+            lambda c: _at(c.options_at, "mon-fri"),
+            gate="session",
+            universe=option_underlyings,
         ),
     )
 }
@@ -340,6 +360,8 @@ def run_job(
         raise ProviderError(f"no provider is available for the {request.job} job")
     if request.items is not None:
         items, malformed = job.items.split(request.items)
+    elif job.universe is not None:
+        items, malformed = job.items.split(job.universe())
     else:
         with engine.connect() as conn:
             items = reads.active_series(conn) if job.items is SERIES_ID else reads.active_symbols(conn)

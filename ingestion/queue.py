@@ -263,42 +263,55 @@ def request_index_levels(definition_ids: list[int] | None = None) -> int | None:
 
 # -- bundled datasets ---------------------------------------------------------------------------------------
 
-SAMPLE_LOADS = ("sp500",)  # bundled datasets a page may queue (the 35-ticker sample loads at first start)
+# Bundled datasets a page may queue (the 35-ticker sample loads at first start): queued job name -> load-sample dataset.
+SAMPLE_LOADS = {"sp500": "sp500", "options-demo": "options"}
+SAMPLE_ROOTS = {"sp500": "sp500_data_dir", "options": "options_data_dir"}  # the settings naming each bundle's folder
 
 
-@app.task(name="ingest.sp500", queue=INGESTION_QUEUE, lock="ingest.sp500", pass_context=True)
-def load_sp500(context: JobContext, progress_id: int | None = None) -> dict[str, Any]:
-    """Load the S&P 500 demo bundle in this worker (recorded in ingestion_runs as job "sp500"; idempotent)."""
+def _load_bundled(context: JobContext, job: str, dataset: str, progress_id: int | None) -> dict[str, Any]:
+    """Load one bundled dataset in this worker (recorded in ingestion_runs under `job`; idempotent)."""
     from ingestion.sample import load_sample  # the bundle's reader: only in the process that runs the task
 
     engine = get_engine()
     if progress_id is None:
-        progress_id = new_progress(engine, "sp500", {}, None, queue_job_id=context.job.id)
-    with log_context(job="sp500", task_id=progress_id, queue_job_id=context.job.id):
+        progress_id = new_progress(engine, job, {}, None, queue_job_id=context.job.id)
+    with log_context(job=job, task_id=progress_id, queue_job_id=context.job.id):
         update(engine, progress_id, state="running", started_at=sa.func.now(), message=None)
         progress = TaskProgress(engine, progress_id)
+        root = getattr(get_settings(), SAMPLE_ROOTS[dataset])
         try:
-            counts = load_sample(engine, get_settings().sp500_data_dir, "sp500", progress=progress)
+            counts = load_sample(engine, root, dataset, progress=progress)
         except Exception as exc:
             update(engine, progress_id, state="failed", finished_at=sa.func.now(), message=first_line(exc))
             raise
         written = sum(v for k, v in counts.items() if k != "quarantined")
         summary = ", ".join(f"{k}: {v}" for k, v in counts.items()) or "skipped: another bundled load is running"
         update(engine, progress_id, state="done", finished_at=sa.func.now(), message=summary, rows_written=written)
-        log.info("sp500: %s", summary)
-    if written:
+        log.info("%s: %s", job, summary)
+    if written and dataset == "sp500":
         request_index_levels()  # new prices: the saved indices' stored levels follow
     return {"status": "done" if counts else "skipped", **counts}
 
 
+def _sample_task(job: str, dataset: str) -> Any:
+    def load(context: JobContext, progress_id: int | None = None) -> dict[str, Any]:
+        return _load_bundled(context, job, dataset, progress_id)
+
+    load.__name__ = load.__qualname__ = f"load_{dataset}"
+    return app.task(name=f"ingest.{job}", queue=INGESTION_QUEUE, lock=f"ingest.{job}", pass_context=True)(load)
+
+
+SAMPLE_TASKS = {job: _sample_task(job, dataset) for job, dataset in SAMPLE_LOADS.items()}
+
+
 def request_sample_load(dataset: str, *, requested_by: str | None = None, engine: sa.Engine | None = None) -> int:
-    """Queue the load of a bundled dataset ("sp500"); returns its task_progress id. ValueError for another name."""
+    """Queue the load of a bundled dataset (a SAMPLE_LOADS name); returns its task_progress id. ValueError otherwise."""
     if dataset not in SAMPLE_LOADS:
         raise ValueError(f"unknown bundled dataset {dataset!r}; expected one of {', '.join(SAMPLE_LOADS)}")
     engine = engine or get_engine()
     progress_id = new_progress(engine, dataset, {}, requested_by)
     open_sync()
-    queue_job_id = load_sp500.configure(priority=ON_DEMAND_PRIORITY).defer(progress_id=progress_id)
+    queue_job_id = SAMPLE_TASKS[dataset].configure(priority=ON_DEMAND_PRIORITY).defer(progress_id=progress_id)
     update(engine, progress_id, queue_job_id=queue_job_id, message="queued: waiting for a worker")
     log.info("queued the %s load (task %d, queue job %d) for %s", dataset, progress_id, queue_job_id, requested_by)
     return progress_id

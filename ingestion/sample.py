@@ -15,6 +15,7 @@ from ingestion.datasets import (
     INDEX_MEMBERS,
     INSTRUMENTS,
     MACRO_OBSERVATIONS,
+    OPTION_QUOTES,
     RAW_CLOSES,
     SHARES_OUTSTANDING,
     Dataset,
@@ -22,7 +23,7 @@ from ingestion.datasets import (
 from ingestion.jobs import Progress
 from ingestion.locks import job_lock
 from ingestion.providers.base import chunks
-from ingestion.providers.sample import SampleDataError, SampleProvider, SP500SampleProvider
+from ingestion.providers.sample import OptionsSampleProvider, SampleDataError, SampleProvider, SP500SampleProvider
 from ingestion.runs import close_abandoned_runs, recorded_run
 from ingestion.validate import Validated, validate_daily_bars, validate_macro_observations
 from ingestion.writer import quarantine, upsert
@@ -38,7 +39,10 @@ DEFAULT_EXTRA_INSTRUMENTS = [
 ]
 
 
-SAMPLE_DATASETS = ("sample", "sp500")  # `load-sample --dataset`: the 35-ticker sample (default), the S&P 500 demo
+# `load-sample --dataset`: the 35-ticker sample (default), the S&P 500 demo, the option-chain demo.
+SAMPLE_DATASETS = ("sample", "sp500", "options")
+# The job name each bundled load is recorded (and queued) under: "options" is the live option-chain job's name.
+SAMPLE_JOBS = {"sample": "sample", "sp500": "sp500", "options": "options-demo"}
 
 
 def load_sample(
@@ -59,20 +63,25 @@ def load_sample(
 
     `dataset` "sample" is the 35-ticker sample under `root` (run recorded as job "sample"); "sp500" the S&P 500
     demo bundle under `root` (job "sp500"; see `_load_sp500` for `symbols`, `keep` and `progress`). Both hold the
-    same lock: one bundled load at a time.
+    same lock: one bundled load at a time. "options" is the option-chain demo under `root` (job "options-demo"; see
+    `_load_options`, which takes `symbols` and `progress` too).
     """
     if dataset not in SAMPLE_DATASETS:
         raise ValueError(f"unknown sample dataset {dataset!r}; expected one of {', '.join(SAMPLE_DATASETS)}")
     if dataset == "sample" and (symbols is not None or keep is not None):
         raise ValueError("the 35-ticker sample loads whole: symbols and keep are for the sp500 dataset")
+    if dataset == "options" and keep is not None:
+        raise ValueError("keep is for the sp500 dataset")
     with job_lock(engine, "sample") as lock:
         if lock is None:
             log.info("a sample dataset is being loaded by another process; not loading it twice")
             return {}
-        close_abandoned_runs(engine, "sample")
-        close_abandoned_runs(engine, "sp500")
+        for job in SAMPLE_JOBS.values():
+            close_abandoned_runs(engine, job)
         if dataset == "sample":
             return _load(engine, root)
+        if dataset == "options":
+            return _load_options(engine, root, symbols, progress or Progress())
         return _load_sp500(engine, root, symbols, keep, progress or Progress())
 
 
@@ -183,6 +192,38 @@ def _load_sp500(
         if counts["quarantined"]:
             run.failures["validation"] = f"{counts['quarantined']} row(s) quarantined"
     log.info("S&P 500 demo: %s; bars kept as stored for %d symbol(s)", counts, len(kept))
+    return counts
+
+
+def _load_options(engine: sa.Engine, root: Path, symbols: Sequence[str] | None, progress: Progress) -> dict[str, int]:
+    """The option-chain demo bundle (all its underlyings, or `symbols`) into option_quotes, one underlying at a time
+    through validation and the bulk upsert, all in one transaction (a failure anywhere writes nothing). The
+    underlyings become instruments when they are not stored yet (SPY and AAPL are in the 35-ticker sample)."""
+    provider = OptionsSampleProvider(root)
+    with recorded_run(engine, job=SAMPLE_JOBS["options"], source=provider.name) as run:
+        available = provider.symbols()
+        chosen = available if symbols is None else SYMBOL.validate(list(symbols))
+        unknown = sorted(set(chosen) - set(available))
+        if unknown:
+            raise ValueError(
+                f"no bundled option chains for {', '.join(unknown)}; the bundle has {', '.join(available)}"
+            )
+        counts = {"option_quotes": 0, "quarantined": 0}
+        progress.start(SAMPLE_JOBS["options"], len(chosen) + 1)
+        with engine.begin() as conn:
+            for symbol in chosen:
+                checked = OPTION_QUOTES.validate(provider.option_chains([symbol]), engine)
+                counts["option_quotes"] += upsert(conn, OPTION_QUOTES.table, checked.valid, source=provider.name)
+                counts["quarantined"] += quarantine(conn, run.id, OPTION_QUOTES.table, checked.rejected)
+                run.ok(symbol, provider.name, len(checked.valid))
+                progress.advance(f"{symbol}: {len(checked.valid)} contracts-sessions", len(checked.valid))
+        progress.advance("committed")
+        progress.close()
+        run.rows_written = counts["option_quotes"]
+        run.details = {"dataset": "options", "symbols": chosen, **counts}
+        if counts["quarantined"]:
+            run.failures["validation"] = f"{counts['quarantined']} row(s) quarantined"
+    log.info("option-chain demo: %s", counts)
     return counts
 
 

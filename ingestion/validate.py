@@ -187,3 +187,28 @@ def validate_series_metadata(frame: pd.DataFrame) -> Validated:
         (frame.duplicated(["series_id"], keep="first"), "duplicate series"),
     ]
     return _split(frame, _first_reason(checks, frame.index))
+
+
+def validate_option_quotes(quotes: pd.DataFrame) -> Validated:
+    """Option chain rows as `store.tables.option_quotes` holds them (its CHECKs, said once more with reasons here):
+    an underlying, a session, an expiry on or after it, a type C/P and a positive strike; no negative price; ask at
+    least bid when both are quoted (0/0 is "not quoted" and kept: analytics reads it so, never as a price); one row
+    per contract per session. A row without any price is kept too: the chain says the contract exists."""
+    bid, ask = quotes["bid"], quotes["ask"]
+    both = _known((bid > 0) & (ask > 0))
+    negative = _known(bid < 0) | _known(ask < 0) | _known(quotes["last"] < 0)
+    counts = quotes[["volume", "open_interest"]]
+    checks = [
+        (quotes[["symbol", "session_date", "expiration", "type", "strike"]].isna().any(axis=1), "missing value"),
+        (~quotes["type"].isin(["C", "P"]), "type is not C or P"),
+        (_known(quotes["strike"] <= 0), "non-positive strike"),
+        (negative, "negative price"),
+        (both & _known(ask < bid), "ask below bid"),
+        (_known(counts.lt(0).any(axis=1)), "negative volume or open interest"),
+        (_known(quotes["expiration"] < quotes["session_date"]), "expired before the session"),
+        (
+            quotes.duplicated(["symbol", "session_date", "expiration", "type", "strike"], keep="first"),
+            "duplicate contract",
+        ),
+    ]
+    return _split(quotes, _first_reason(checks, quotes.index))

@@ -93,3 +93,16 @@ def last_completed_session(now: datetime, grace: timedelta = timedelta(0)) -> da
     while trading.session_close(session) + grace > moment:
         session = trading.previous_session(session)
     return session.date()
+
+
+def current_session(now: datetime) -> date:
+    """The NYSE session a market snapshot taken at `now` belongs to: today's once it has opened, else the latest
+    session before (a weekend, a holiday or a pre-open read shows the previous session's close)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    moment = pd.Timestamp(now).tz_convert("UTC")
+    session = pd.Timestamp(last_session_on_or_before(moment.tz_convert("America/New_York").date()))
+    trading = trading_calendar()
+    if trading.session_open(session) > moment:
+        session = trading.previous_session(session)
+    return session.date()

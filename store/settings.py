@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     sample_data_dir: Path = PROJECT_ROOT / "data" / "sample"
     # The S&P 500 demo bundle (`python -m ingestion load-sample --dataset sp500`), never loaded by itself.
     sp500_data_dir: Path = PROJECT_ROOT / "data" / "sp500"
+    # The option-chain demo bundle (`python -m ingestion load-sample --dataset options`, or the Options page).
+    options_data_dir: Path = PROJECT_ROOT / "data" / "options"
     load_sample_on_empty: bool = True
 
     auth_secret: SecretStr | None = None
@@ -143,6 +145,12 @@ class Settings(BaseSettings):
     yahoo_requests_per_minute: int = Field(default=120, ge=1)  # one request per ticker in a batch
     yahoo_batch_size: int = Field(default=50, ge=1)
     yahoo_max_concurrency: int = Field(default=2, ge=1)
+    # The `options` job: the underlyings whose chains are snapshotted each session (comma-separated; SPY,AAPL by
+    # default, the demo bundle's), and how far out: expiries within this many days (one Yahoo request each).
+    options_underlyings: str = "SPY,AAPL"
+    options_max_days: int = Field(default=120, ge=1, le=800)
+    # Dividend yield for option pricing when no dividend is stored for the underlying over the last year.
+    options_default_dividend_yield: float = Field(default=0.0, ge=0.0, le=0.2)
     alphavantage_requests_per_minute: int = Field(default=5, ge=1)
     alphavantage_requests_per_day: int = Field(default=25, ge=1)
     alphavantage_premium: bool = False  # use TIME_SERIES_DAILY_ADJUSTED (a premium endpoint)

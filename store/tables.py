@@ -346,3 +346,40 @@ index_levels = sa.Table(
     sa.Column("level_gross", sa.Float(53), nullable=False),
     sa.Column("level_net", sa.Float(53), nullable=False),
 )
+
+# End-of-day (or pre-close) option chains, one row per contract per session: a snapshot of the chain as the source
+# published it. Snapshots accumulate, so history builds one session at a time. The key starts with (symbol,
+# session_date), so "one underlying, one session" and "one underlying, these sessions" are index range reads.
+# `symbol` is the underlying. Prices are as published: bid/ask NULL where the source has none (the bundled end-of-day
+# data), 0/0 kept as published (Yahoo outside trading hours: "not quoted", never a price: analytics.options reads
+# it so). `provider_iv` and `provider_delta` are the source's own figures (decimal IV), kept beside ours.
+OPTION_QUOTE_CHECKS = {
+    "type": "type IN ('C', 'P')",
+    "strike_positive": "strike > 0",
+    "prices_not_negative": "(bid IS NULL OR bid >= 0) AND (ask IS NULL OR ask >= 0) AND (last IS NULL OR last >= 0)",
+    "ask_not_below_bid": "bid IS NULL OR ask IS NULL OR bid = 0 OR ask = 0 OR ask >= bid",
+    "not_expired": "expiration >= session_date",
+}
+option_quotes = sa.Table(
+    "option_quotes",
+    metadata,
+    sa.Column("symbol", sa.String(16), primary_key=True),
+    sa.Column("session_date", sa.Date, primary_key=True),
+    sa.Column("expiration", sa.Date, primary_key=True),
+    sa.Column("type", sa.String(1), primary_key=True),
+    sa.Column("strike", sa.Float(53), primary_key=True),
+    sa.Column("bid", sa.Float(53)),
+    sa.Column("ask", sa.Float(53)),
+    sa.Column("last", sa.Float(53)),
+    sa.Column("volume", sa.BigInteger),
+    sa.Column("open_interest", sa.BigInteger),
+    sa.Column("provider_iv", sa.Float(53)),
+    sa.Column("provider_delta", sa.Float(53)),
+    sa.Column("delta_inconsistent", sa.Boolean),  # the source flags its delta as inconsistent with its own IV
+    sa.Column("underlying_price", sa.Float(53)),
+    sa.Column("snapshot_ts", sa.DateTime(timezone=True)),  # when the chain was read (NULL: an end-of-day file)
+    sa.Column("last_trade_ts", sa.DateTime(timezone=True)),  # the contract's last trade, where the source says
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    *(sa.CheckConstraint(check, name=name) for name, check in OPTION_QUOTE_CHECKS.items()),
+)

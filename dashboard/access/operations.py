@@ -21,7 +21,10 @@ from store.identifiers import SYMBOL
 # load ("sp500": the S&P 500 demo) takes neither.
 JOB_CHOICES = {name: ("symbols" if job.items is SYMBOL else "FRED series", job.backfill) for name, job in JOBS.items()}
 JOB_CHOICES.update({name: ("", False) for name in queue.SAMPLE_LOADS})
-DEMO_LOADS = {"sp500": "the S&P 500 demo dataset (about 540 stocks 2019-2026, a million rows; about 30 s)"}
+DEMO_LOADS = {
+    "sp500": "the S&P 500 demo dataset (about 540 stocks 2019-2026, a million rows; about 30 s)",
+    "options-demo": "the option-chain demo (SPY and AAPL calls up to 120 days out, 63 sessions, 314k rows)",
+}
 
 
 def _audit(action: str, actor: str, client_ip: str | None, details: dict) -> None:

@@ -25,6 +25,7 @@ PAGES = [
     ("../../pages/risk.py", "Risk", ":material/query_stats:", "risk", ALL_ROLES),
     ("../../pages/index_tracker.py", "Index", ":material/stacked_line_chart:", "index", ALL_ROLES),
     ("../../pages/backtest.py", "Backtest", ":material/science:", "backtest", ALL_ROLES),
+    ("../../pages/options.py", "Options", ":material/ssid_chart:", "options", ALL_ROLES),
     ("../../pages/macro.py", "Macro", ":material/public:", "macro", ALL_ROLES),
     ("../../pages/data_health.py", "Data health", ":material/database:", "data-health", ALL_ROLES),
     ("../../pages/admin_users.py", "Users", ":material/group:", "admin-users", frozenset({"admin"})),

@@ -212,6 +212,10 @@ class Provider:
     def index_members(self, symbols: list[str]) -> pd.DataFrame:
         raise NotSupported(f"{self.name} does not provide index membership")
 
+    def option_chains(self, symbols: list[str]) -> pd.DataFrame:
+        """Today's chains of the underlyings `symbols` (option_quotes records; the session is the provider's)."""
+        raise NotSupported(f"{self.name} does not provide option chains")
+
     def macro_observations(self, series_ids: list[str], start: date | None, end: date | None) -> pd.DataFrame:
         raise NotSupported(f"{self.name} does not provide macro observations")
 

@@ -17,6 +17,7 @@ from ingestion.datasets import (
     INSTRUMENTS,
     MACRO_OBSERVATIONS,
     MACRO_SERIES,
+    OPTION_QUOTES,
     RAW_CLOSES,
     SHARES_OUTSTANDING,
 )
@@ -431,3 +432,81 @@ class SP500SampleProvider(Provider):
 
 def _text_or_none(values: pd.Series) -> pd.Series:
     return values.astype(object).where(values.notna() & (values != ""), None)
+
+
+# -- the option-chain demo bundle (data/options, see its PROVENANCE.md) -------------------------------------
+
+OPTIONS_FILE = "option_chains_eod_SPY_AAPL_calls_dte120_2026-05-22_2026-08-21.parquet"
+_OPTIONS_COLUMNS = [
+    "session_date",
+    "underlying",
+    "underlying_close",
+    "expiration",
+    "strike",
+    "type",
+    "price",
+    "delta",
+    "iv_pct",
+    "volume",
+    "open_interest",
+    "qa_delta_inconsistent",
+]
+
+
+class OptionsSampleProvider(Provider):
+    """The bundled end-of-day option chains (SPY and AAPL calls up to 120 days out, 63 sessions) as option_quotes.
+
+    The file has the last trade price, the source's delta and IV (percent), volume, open interest and the
+    underlying's close per session; no bid/ask (NaN here: "mid" is never claimed) and no snapshot time (an
+    end-of-day file). An IV of 0 is the source's blank and becomes NaN; its "delta inconsistent with its own IV" flag
+    is kept. `option_chains(symbols)` returns every session of the symbols asked for (unknown ones: NotFound).
+    """
+
+    name = "sample-options"
+    window_days = None
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.path = self.root / OPTIONS_FILE
+        if not self.path.is_file():
+            raise SampleDataError(f"{self.root}: missing {OPTIONS_FILE}; is the option-chain demo bundle missing?")
+
+    def _read(self, symbols: list[str] | None) -> pd.DataFrame:
+        try:
+            filters = [("underlying", "in", list(symbols))] if symbols else None
+            frame = pd.read_parquet(self.path, columns=_OPTIONS_COLUMNS, filters=filters)
+        except (OSError, pa.ArrowException, KeyError, ValueError) as exc:
+            raise SampleDataError(f"{self.path}: cannot read: {exc}") from None
+        return frame
+
+    def symbols(self) -> list[str]:
+        return sorted(str(s) for s in self._read(None)["underlying"].unique())
+
+    def option_chains(self, symbols: list[str] | None = None) -> pd.DataFrame:
+        frame = self._read(symbols)
+        found = {str(s) for s in frame["underlying"].unique()}
+        for symbol in symbols or []:
+            if symbol not in found:
+                raise NotFound(f"sample-options: no bundled chains for {symbol}")
+        iv = frame["iv_pct"].to_numpy("float64") / 100.0
+        records = pd.DataFrame(
+            {
+                "symbol": frame["underlying"].astype(str),
+                "session_date": frame["session_date"].dt.date,
+                "expiration": frame["expiration"].dt.date,
+                "type": frame["type"].astype(str),
+                "strike": frame["strike"].astype("float64"),
+                "bid": float("nan"),
+                "ask": float("nan"),
+                "last": frame["price"].astype("float64"),
+                "volume": pd.array(frame["volume"], dtype="Int64"),
+                "open_interest": pd.array(frame["open_interest"], dtype="Int64"),
+                "provider_iv": pd.Series(iv, index=frame.index).where(iv > 0),
+                "provider_delta": frame["delta"].astype("float64"),
+                "delta_inconsistent": frame["qa_delta_inconsistent"].astype("boolean"),
+                "underlying_price": frame["underlying_close"].astype("float64"),
+                "snapshot_ts": pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]"),
+                "last_trade_ts": pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]"),
+            }
+        )
+        return records[OPTION_QUOTES.columns].reset_index(drop=True)

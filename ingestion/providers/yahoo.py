@@ -1,4 +1,5 @@
-"""Yahoo Finance via yfinance: daily bars (raw and adjusted close), actions, instruments, shares, intraday.
+"""Yahoo Finance via yfinance: daily bars (raw and adjusted close), actions, instruments, shares, intraday,
+option chains.
 
 Network steps are the thin `fetch_*` methods (one yfinance call each, under the guard); everything
 else is a pure transform from yfinance's frames to standard records, tested offline.
@@ -6,6 +7,10 @@ else is a pure transform from yfinance's frames to standard records, tested offl
 yfinance's `download()` batches many tickers but does not raise for a failed one: the ticker's
 columns come back NaN and the reason is only logged. The provider captures those log lines during
 the call, so each failed symbol is reported with Yahoo's reason (see base.py for the contract).
+
+Option chains cost one request per underlying (its listed expiries) plus one call per expiry inside the
+window (`options_max_days`); yfinance's `option_chain(date)` on a fresh Ticker sends two requests (the
+expiry list again, then the chain), so that call takes two slots of the budget.
 """
 
 from __future__ import annotations
@@ -19,11 +24,19 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yfinance as yf
 from yfinance.exceptions import YFException, YFRateLimitError, YFTickerMissingError
 
-from ingestion.datasets import CORPORATE_ACTIONS, DAILY_BARS, INSTRUMENTS, INTRADAY_QUOTES, SHARES_OUTSTANDING
+from ingestion.datasets import (
+    CORPORATE_ACTIONS,
+    DAILY_BARS,
+    INSTRUMENTS,
+    INTRADAY_QUOTES,
+    OPTION_QUOTES,
+    SHARES_OUTSTANDING,
+)
 from ingestion.providers.base import (
     NotFound,
     Provider,
@@ -35,6 +48,7 @@ from ingestion.providers.base import (
     finish,
 )
 from ingestion.providers.resilience import GuardPolicy, ProviderGuard, Transient, per_minute
+from store import calendar, clock
 from store.identifiers import SYMBOL
 
 log = logging.getLogger(__name__)
@@ -196,6 +210,101 @@ def shares_from_series(symbol: str, shares: pd.Series | None) -> pd.DataFrame:
     return frame[SHARES_OUTSTANDING.columns]
 
 
+def _numbers(frame: pd.DataFrame, column: str) -> pd.Series:
+    """`column` as float64 (NaN where absent, non-numeric or infinite); a missing column is all NaN."""
+    if column not in frame.columns:
+        return pd.Series(np.nan, index=frame.index, dtype="float64")
+    values = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    return values.where(np.isfinite(values))
+
+
+def _stamps(frame: pd.DataFrame, column: str) -> pd.Series:
+    """`column` as datetime64[ns, UTC] (NaT where absent); epoch seconds are read as Yahoo sends them."""
+    if column not in frame.columns:
+        return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
+    values = frame[column]
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        stamps = pd.to_datetime(values, unit="s", utc=True, errors="coerce")
+    else:
+        stamps = pd.to_datetime(values, utc=True, errors="coerce")
+    return pd.Series(stamps, index=frame.index).astype("datetime64[ns, UTC]")
+
+
+def _chain_side(frame: pd.DataFrame | None, kind: str) -> pd.DataFrame:
+    """One side (calls "C" or puts "P") of a yfinance `option_chain` result, in option_quotes' own columns."""
+    frame = frame if isinstance(frame, pd.DataFrame) else pd.DataFrame()
+    frame = frame.reset_index(drop=True)
+    counts = {
+        column: pd.array(_numbers(frame, source).round(), dtype="Int64")
+        for column, source in (("volume", "volume"), ("open_interest", "openInterest"))
+    }
+    return pd.DataFrame(
+        {
+            "type": pd.Series(kind, index=frame.index, dtype=object),
+            "strike": _numbers(frame, "strike"),
+            "bid": _numbers(frame, "bid"),
+            "ask": _numbers(frame, "ask"),
+            "last": _numbers(frame, "lastPrice"),
+            **counts,
+            "provider_iv": _numbers(frame, "impliedVolatility"),
+            "last_trade_ts": _stamps(frame, "lastTradeDate"),
+        },
+        index=frame.index,
+    )
+
+
+def option_quotes_from_chain(
+    symbol: str,
+    expiration: date,
+    calls: pd.DataFrame | None,
+    puts: pd.DataFrame | None,
+    underlying_price: float | None,
+    session_date: date,
+    snapshot_ts: pd.Timestamp,
+) -> pd.DataFrame:
+    """option_quotes records from one expiry of yfinance's `Ticker.option_chain(date)` (its calls and puts frames).
+
+    Prices are kept as Yahoo published them (0/0 bid/ask included: "not quoted" to analytics); a missing column
+    or value becomes NaN / NA, and no row is dropped or raises here: validation quarantines bad ones. Yahoo
+    gives no delta and no "delta inconsistent" flag (NaN / NA). `snapshot_ts` (tz-aware) is when the chain was
+    read; it is the same on every row.
+    """
+    sides = [_chain_side(calls, "C"), _chain_side(puts, "P")]
+    records = pd.concat([side for side in sides if len(side)] or sides[:1], ignore_index=True)
+    index = records.index
+    try:
+        spot = float(underlying_price) if underlying_price is not None else float("nan")
+    except (TypeError, ValueError):
+        spot = float("nan")
+    stamp = pd.Timestamp(snapshot_ts).tz_convert("UTC")
+    records = records.assign(
+        symbol=pd.Series(symbol, index=index, dtype=object),
+        session_date=pd.Series([session_date] * len(index), index=index, dtype=object),
+        expiration=pd.Series([expiration] * len(index), index=index, dtype=object),
+        provider_delta=pd.Series(np.nan, index=index, dtype="float64"),
+        delta_inconsistent=pd.Series(pd.NA, index=index, dtype="boolean"),
+        underlying_price=pd.Series(spot if np.isfinite(spot) else np.nan, index=index, dtype="float64"),
+        snapshot_ts=pd.Series(stamp, index=index).astype("datetime64[ns, UTC]"),
+    )
+    return records[OPTION_QUOTES.columns]
+
+
+def _underlying_price(underlying: Any) -> float | None:
+    """The underlying's price from the chain's `underlying` (Yahoo's quote dict): `regularMarketPrice`."""
+    if not isinstance(underlying, dict):
+        return None
+    price = underlying.get("regularMarketPrice")
+    return price if isinstance(price, int | float) and not isinstance(price, bool) else None
+
+
+def _expiry_date(expiry: str) -> date | None:
+    """yfinance's expiry label ("YYYY-MM-DD") as a date; None for anything else."""
+    try:
+        return date.fromisoformat(str(expiry))
+    except ValueError:
+        return None
+
+
 # -- capturing download()'s per-ticker errors ------------------------------------------------------------
 _FAILED_LINE = re.compile(r"^(\[.*?\]):\s*(.+)$", re.S)
 
@@ -259,13 +368,18 @@ class YahooProvider(Provider):
         threads: int = 2,
         timeout: float = 20.0,
         guard: ProviderGuard | None = None,
+        options_max_days: int = 120,
     ) -> None:
         self.guard = guard or ProviderGuard(NAME, [per_minute(120)], policy=GuardPolicy())
         limit = min((rate.limit for rate in self.guard.rates), default=batch_size)
         # A batch costs one budget slot per ticker, so it must fit in the budget.
         self.batch_size = max(1, min(batch_size, limit))
+        # option_chain(date) sends two requests (see the module docstring); a weight above the budget never fits.
+        self.chain_weight = max(1, min(2, limit))
         self.threads = threads
         self.timeout = timeout
+        # Option chains: expiries up to this many days after the session are fetched.
+        self.options_max_days = options_max_days
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> YahooProvider:
@@ -277,6 +391,7 @@ class YahooProvider(Provider):
             threads=settings.yahoo_max_concurrency,
             timeout=settings.provider_timeout_seconds,
             guard=guard,
+            options_max_days=getattr(settings, "options_max_days", 120),
         )
 
     # -- network steps ----------------------------------------------------------------------------
@@ -324,6 +439,32 @@ class YahooProvider(Provider):
 
         return self.guard.call(call)
 
+    def fetch_expirations(self, symbol: str) -> tuple[str, ...]:
+        """The underlying's listed option expiries as yfinance labels them ("YYYY-MM-DD"); () when none."""
+
+        def call() -> tuple[str, ...]:
+            try:
+                return tuple(yf.Ticker(symbol).options)
+            except Exception as exc:  # noqa: BLE001
+                raise _translate(exc, f"option expiries for {symbol}") from None
+
+        return self.guard.call(call)
+
+    def fetch_option_chain(self, symbol: str, expiry: str) -> Any:
+        """One expiry's chain: yfinance's `Options` namedtuple (.calls, .puts frames or None; .underlying dict)."""
+
+        def call() -> Any:
+            try:
+                return yf.Ticker(symbol).option_chain(expiry)
+            except ValueError as exc:
+                if "cannot be found" in str(exc):  # yfinance: the expiry is no longer listed
+                    raise NotFound(f"{NAME}: {symbol}: option expiry {expiry} no longer listed") from None
+                raise _translate(exc, f"option chain {expiry} for {symbol}") from None
+            except Exception as exc:  # noqa: BLE001
+                raise _translate(exc, f"option chain {expiry} for {symbol}") from None
+
+        return self.guard.call(call, weight=self.chain_weight)
+
     # -- contract -----------------------------------------------------------------------------------
     def daily_bars(self, symbols: list[str], start: date | None = None, end: date | None = None) -> pd.DataFrame:
         return self._batched(symbols, start, end, want="bars")
@@ -360,6 +501,20 @@ class YahooProvider(Provider):
             symbols, lambda s: shares_from_series(s, self.fetch_shares(s, start, end)), SHARES_OUTSTANDING.columns
         )
 
+    def option_chains(self, symbols: list[str]) -> pd.DataFrame:
+        """Today's chains of the underlyings `symbols`, expiries up to `options_max_days` out (option_quotes records).
+
+        The session is the NYSE session the snapshot belongs to (`store.calendar.current_session`: today's once it
+        has opened, else the previous one: a weekend or pre-open read shows that session's close), and `snapshot_ts`
+        the moment of the call (read once: every row carries
+        the same stamp). An underlying without listed options fails alone; a provider-wide error on any expiry
+        ends the run under the contract (`fetch_each`).
+        """
+        snapshot = clock.now()
+        session = calendar.current_session(snapshot)
+        stamp = pd.Timestamp(snapshot)
+        return self._per_symbol(symbols, lambda s: self._option_chain(s, session, stamp), OPTION_QUOTES.columns)
+
     # -- helpers --------------------------------------------------------------------------------
     def _batched(self, symbols: list[str], start: date | None, end: date | None, want: str) -> pd.DataFrame:
         requested = list(symbols)
@@ -390,6 +545,33 @@ class YahooProvider(Provider):
         symbols, failures = checked(requested, SYMBOL, NAME)
         frames, fetched = fetch_each(symbols, fetch_one) if symbols else ([], {})
         return finish(NAME, frames, {**failures, **fetched}, requested, columns)
+
+    def _option_chain(self, symbol: str, session: date, snapshot: pd.Timestamp) -> pd.DataFrame:
+        """Every listed expiry of `symbol` from New York's date of the snapshot to `options_max_days` after it (the
+        request budget), as option_quotes records of `session`."""
+        expiries = self.fetch_expirations(symbol)
+        if not expiries:
+            raise NotFound(f"{NAME}: {symbol}: no listed options")
+        first = max(session, clock.new_york_today(snapshot.to_pydatetime()))
+        last = first + timedelta(days=self.options_max_days)
+        wanted = [(e, d) for e in expiries if (d := _expiry_date(e)) is not None and first <= d <= last]
+        if not wanted:
+            raise NotFound(f"{NAME}: {symbol}: no option expiry between {first} and {last}")
+        frames = []
+        for expiry, day in wanted:
+            try:
+                chain = self.fetch_option_chain(symbol, expiry)
+            except NotFound as exc:  # listed a moment ago, gone now: the other expiries still count
+                log.warning("%s", exc)
+                continue
+            calls, puts = getattr(chain, "calls", None), getattr(chain, "puts", None)
+            spot = _underlying_price(getattr(chain, "underlying", None))
+            records = option_quotes_from_chain(symbol, day, calls, puts, spot, session, snapshot)
+            if not records.empty:
+                frames.append(records)
+        if not frames:
+            raise NotFound(f"{NAME}: {symbol}: no option quotes in the {len(wanted)} expiries up to {last}")
+        return pd.concat(frames, ignore_index=True)
 
 
 def _has(frames: list[pd.DataFrame], symbol: str) -> bool:

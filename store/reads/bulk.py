@@ -36,7 +36,11 @@ def copy_frame(conn: sa.Connection, query: sa.Select, types: dict[str, pa.DataTy
         buffer,
         read_options=pacsv.ReadOptions(column_names=columns),
         convert_options=pacsv.ConvertOptions(
-            column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False
+            column_types=types,
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            true_values=["t"],  # PostgreSQL's text form of a boolean
+            false_values=["f"],
         ),
     )
     return table.to_pandas()

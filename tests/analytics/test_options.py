@@ -403,6 +403,9 @@ def test_chain_greeks_uses_the_mid_of_two_sided_quotes() -> None:
     calls, puts = out[ok & (kind == "C")], out[ok & (kind == "P")]
     assert ((calls["delta"] > 0) & (calls["delta"] < 1)).all() and ((puts["delta"] < 0) & (puts["delta"] > -1)).all()
     assert (out.loc[ok, "gamma"] > 0).all() and (out.loc[ok, "vega"] > 0).all()
+    # the model price at our IV gives the price used back; the input's last trade keeps its own column
+    np.testing.assert_allclose(out.loc[ok, "model_price"], out.loc[ok, "price_used"], rtol=1e-6)
+    assert list(out.columns).count("price") == 1 and (out["price"] == chain["price"]).all()
 
 
 def test_chain_greeks_treats_a_zero_quote_as_not_quoted() -> None:

@@ -166,6 +166,9 @@ def test_the_minute_tick_queues_each_job_at_its_new_york_time_and_within_its_gat
     assert fired_jobs(config, ny("2024-07-10 10:05")) == ["quotes"]
     assert fired_jobs(config, ny("2024-07-03 13:30")) == []  # half-day: the NYSE closed at 13:00
     assert fired_jobs(config, ny("2024-07-13 06:00")) == ["reference"]  # Saturday
+    # Chains before the close, while quoted (the 5-minute quotes job fires at that minute too).
+    assert fired_jobs(config, ny("2024-07-10 15:45")) == ["quotes", "options"]
+    assert fired_jobs(config, ny("2024-07-04 15:45")) == []
     # 17:15 in New York is 21:15 UTC in summer and 22:15 UTC in winter: the cron follows New York.
     assert fired_jobs(config, datetime(2024, 1, 10, 22, 15, tzinfo=UTC)) == ["prices"]
     assert fired_jobs(config, datetime(2024, 7, 10, 21, 15, tzinfo=UTC)) == ["prices"]

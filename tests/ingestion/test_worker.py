@@ -51,7 +51,7 @@ def test_worker_process_migrates_beats_and_stops_cleanly_on_sigterm(make_databas
     engine = sa.create_engine(url)
     try:
         beat = wait_for(lambda: _safe(lambda: beat_of(engine, process.pid, "idle")))
-        assert set(beat["details"]["next_runs"]) == {"prices", "quotes", "macro", "reference"}
+        assert set(beat["details"]["next_runs"]) == {"prices", "quotes", "macro", "reference", "options"}
         first = beat["beat_at"]
         wait_for(lambda: beat_of(engine, process.pid)["beat_at"] > first)  # it keeps beating
         with engine.connect() as conn:

@@ -31,6 +31,7 @@ EXPECTED_TABLES = {
     "index_members",
     "index_definitions",
     "index_levels",
+    "option_quotes",
 }
 
 

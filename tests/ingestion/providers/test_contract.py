@@ -12,7 +12,7 @@ import yfinance as yf
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from ingestion.datasets import DAILY_BARS, MACRO_OBSERVATIONS
+from ingestion.datasets import DAILY_BARS, MACRO_OBSERVATIONS, OPTION_QUOTES
 from ingestion.providers.alphavantage import AlphaVantageProvider
 from ingestion.providers.base import (
     NotFound,
@@ -20,8 +20,11 @@ from ingestion.providers.base import (
 )
 from ingestion.providers.fred import FredGraphProvider, FredProvider
 from ingestion.providers.resilience import GuardPolicy, ProviderGuard
-from ingestion.providers.sample import SampleProvider
+from ingestion.providers.sample import OptionsSampleProvider, SampleProvider
 from ingestion.providers.yahoo import YahooProvider
+from ingestion.validate import validate_option_quotes
+from store import clock
+from tests.ingestion.providers.test_yahoo_options import CAPTURED, RecordedTicker
 from tests.support.fred import graph_csv_from_sample, recorded
 from tests.support.yahoo import FakeDownload, FakeTicker
 
@@ -77,8 +80,19 @@ def fred_graph(httpserver: HTTPServer, _monkeypatch):
     return FredGraphProvider(httpserver.url_for("/").rstrip("/"), guard=quiet_guard("fred_graph")), "DGS10"
 
 
+def yahoo_options(_httpserver, monkeypatch):
+    monkeypatch.setattr(clock, "now", lambda: CAPTURED)  # the recorded chains' moment
+    monkeypatch.setattr(yf, "Ticker", RecordedTicker)
+    return YahooProvider(guard=quiet_guard("yfinance"), options_max_days=4), "AAPL"
+
+
+def sample_options(_httpserver, _monkeypatch):
+    return OptionsSampleProvider(ROOT / "data" / "options"), "AAPL"
+
+
 PRICE_PROVIDERS = [sample, yahoo, alpha_vantage]
 MACRO_PROVIDERS = [fred, fred_graph]
+OPTION_PROVIDERS = [yahoo_options, sample_options]
 
 
 def assert_standard(frame: pd.DataFrame, columns: list[str], key: str) -> None:
@@ -124,3 +138,23 @@ def test_macro_contract(make, httpserver: HTTPServer, monkeypatch: pytest.Monkey
     assert_standard(frame, MACRO_OBSERVATIONS.columns, "series_id")
     with pytest.raises(NotFound, match="NOSUCHSERIES"):
         provider.macro_observations(["NOSUCHSERIES"], None, None)
+
+
+@pytest.mark.parametrize("make", OPTION_PROVIDERS, ids=lambda f: f.__name__)
+def test_option_chains_contract(make, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    provider, symbol = make(httpserver, monkeypatch)
+    assert provider.supports("option_chains")
+    quotes = provider.option_chains([symbol])
+    assert list(quotes.columns) == OPTION_QUOTES.columns and len(quotes) > 0
+    assert set(quotes["symbol"]) == {symbol} and failures_of(quotes) == {}
+    for column in ("session_date", "expiration"):
+        assert all(type(d) is date for d in quotes[column]), column
+    assert set(quotes["type"]) <= {"C", "P"}
+    for column in ("strike", "bid", "ask", "last", "provider_iv", "provider_delta", "underlying_price"):
+        assert quotes[column].dtype == "float64", column
+    assert str(quotes["volume"].dtype) == str(quotes["open_interest"].dtype) == "Int64"
+    assert str(quotes["delta_inconsistent"].dtype) == "boolean"
+    assert str(quotes["snapshot_ts"].dtype) == str(quotes["last_trade_ts"].dtype) == "datetime64[ns, UTC]"
+    assert len(validate_option_quotes(quotes).valid) == len(quotes)
+    with pytest.raises(NotFound, match="ZZZZ"):
+        provider.option_chains(["ZZZZ"])

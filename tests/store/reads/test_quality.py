@@ -337,6 +337,20 @@ def test_last_completed_session_grace_and_naive_times():
         calendar.last_completed_session(datetime(2026, 6, 26, 17, 0))
 
 
+@pytest.mark.parametrize(
+    ("now", "session"),
+    [
+        (ny(2026, 6, 26, 9, 29), date(2026, 6, 25)),  # Friday before the open: Thursday's close is what a read shows
+        (ny(2026, 6, 26, 9, 30), date(2026, 6, 26)),  # open
+        (ny(2026, 6, 26, 15, 45), date(2026, 6, 26)),  # the options job's minute
+        (ny(2026, 6, 27, 12, 0), date(2026, 6, 26)),  # Saturday
+        (ny(2026, 7, 3, 15, 45), date(2026, 7, 2)),  # Independence Day observed (a Friday): Thursday's session
+    ],
+)
+def test_current_session_of_a_snapshot(now, session):
+    assert calendar.current_session(now) == session
+
+
 def test_bar_freshness_end_to_end(conn):
     last_three = file_dates("TSLA")[-3:]
     delete_bars(conn, "TSLA", last_three)
