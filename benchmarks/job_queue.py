@@ -10,12 +10,13 @@ How it measures:
 - A scratch database is created on the --database-url server ($BENCH_DATABASE_URL, else the local server),
   migrated with our Alembic migrations (Procrastinate's schema included) and dropped at the end; --embedded
   uses the embedded PostgreSQL in a temporary folder instead.
-- Workers are real `queue.serve` processes (what `python -m ingestion worker` runs after seeding the universe):
+- Workers are real `queue.serve` processes (what `python -m ingestion worker` runs after its set-up child):
   this script started again with --serve, which first registers two benchmark tasks on `queue.app`, on the
   ingestion queue, and in that process only: `bench.noop` (returns) and `bench.upsert` (one row, `insert ...
-  on conflict do update`, into a scratch table, through the app's engine). Both are sync tasks like the
-  ingestion ones, without their per-job lock. The schedule's periodic tasks are switched off in these
-  processes: the catch-up would queue every ingestion job of the empty scratch database. WORKER_CONCURRENCY
+  on conflict do update`, into a scratch table, through the app's engine). Both are sync tasks run in the
+  worker itself, without a per-job lock: what is measured is the queue (an ingestion task adds the start of its
+  child process, `python -m ingestion task-run`, about a second). The schedule's periodic tasks are switched off in
+  these processes: the catch-up would queue every ingestion job of the empty scratch database. WORKER_CONCURRENCY
   (--concurrency) is the same in every worker; the other settings are the defaults (or the environment).
 - Throughput: the N workers are started on an empty queue and are ready (registered in procrastinate_workers,
   LISTEN issued) before a batch is queued in one `batch_defer`; tasks/s = tasks / (last job finished - first

@@ -1,4 +1,9 @@
-"""Command line: `python -m ingestion run | backfill [--queue] | worker | status [--json] | load-sample | migrate`."""
+"""Command line: `python -m ingestion run | backfill [--queue] | worker | status [--json] | load-sample | migrate`.
+
+Light at import (no pandas): `python -m ingestion worker` is the worker's long-lived parent process. Hidden
+subcommands are what the worker starts as children (ingestion/horse.py): `task-run` (one queue task),
+`worker-setup` (migrate, seed the universe, print the NYSE session table) and `calendar-dump` (the table again).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,12 @@ import time
 from datetime import date
 from pathlib import Path
 
-import pandas as pd
 import sqlalchemy as sa
 
-from ingestion.jobs import Progress
+from ingestion import horse
+from ingestion.progress import Progress
 from store import tables
-from store.db import DatabaseUnavailable, prepare_database
+from store.db import DatabaseUnavailable, get_engine, prepare_database, wait_for_database
 from store.identifiers import SYMBOL
 from store.logs import setup_logging
 from store.reads.workers import worker_states
@@ -66,6 +71,8 @@ def _band(value: str) -> tuple[float, float]:
 
 def _options_series(args: argparse.Namespace, engine) -> int:
     """`options-series`: the delta-targeted contract per stored session, written to --out."""
+    import pandas as pd
+
     from ingestion import options
 
     params = options.SeriesParams(
@@ -101,10 +108,17 @@ def _list(value: str) -> list[str]:
     return [part for part in (p.strip() for p in value.split(",")) if part] if value else []
 
 
-def _add_job_arguments(parser: argparse.ArgumentParser, *, backfill: bool) -> None:
-    from ingestion.jobs import JOBS
+def _add_job_arguments(parser: argparse.ArgumentParser, *, backfill: bool, registry: bool) -> None:
+    """The options of `run` and `backfill`. Their --job choices come from the job registry (pandas) only when one of
+    them is the command (`registry`): any other command, the worker's parent above all, does not load it."""
+    if registry:
+        from ingestion.jobs import JOBS
 
-    jobs = [name for name, job in JOBS.items() if job.backfill or not backfill]
+        jobs = [name for name, job in JOBS.items() if job.backfill or not backfill]
+    else:
+        from ingestion.scheduler import SCHEDULES
+
+        jobs = list(SCHEDULES)
     parser.add_argument("--job", choices=jobs, default="prices" if backfill else None, required=not backfill)
     parser.add_argument("--symbols", type=_list, help="comma-separated tickers (default: the active universe)")
     parser.add_argument("--series", type=_list, help="comma-separated FRED ids for the macro job")
@@ -223,9 +237,45 @@ def _run(args: argparse.Namespace, engine: sa.Engine) -> int:
     return 0 if result.status == "success" else 1
 
 
+CHILD_COMMANDS = ("task-run", "worker-setup", "calendar-dump")
+SESSION_TABLE_DAYS = (-10, 400)  # the worker's session table: from 10 days ago to 400 days ahead (clipped)
+
+
+def _session_table() -> dict:
+    """The NYSE sessions around today as JSON (store.calendar -> store.sessions), for the worker's schedule gates."""
+    from datetime import timedelta
+
+    from store import calendar, clock
+
+    today = clock.new_york_today()
+    before, after = SESSION_TABLE_DAYS
+    return calendar.session_table(today + timedelta(days=before), today + timedelta(days=after)).to_json()
+
+
+def _task_run(args: argparse.Namespace) -> int:
+    """`task-run`: one queue task in this child; its return value goes to the worker on stdout."""
+    from ingestion import queue
+    from ingestion.tasks import run_task
+
+    try:
+        params = json.loads(args.params)
+        result = run_task(
+            args.task,
+            params,
+            queue_job_id=args.queue_job_id,
+            worker_id=args.worker_id,
+            should_stop=horse.stop_requested.is_set,
+        )
+    finally:
+        queue.close_sync()
+    horse.print_result(result)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ingestion", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    public = "migrate,load-sample,status,run,backfill,options-series,worker"
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{" + public + "}")
     sub.add_parser("migrate", help="bring the schema to the latest migration")
     load = sub.add_parser("load-sample", help="load a bundled dataset (idempotent)")
     load.add_argument(
@@ -239,8 +289,12 @@ def main(argv: list[str] | None = None) -> int:
     status = sub.add_parser("status", help="show the worker and the last ingestion runs")
     status.add_argument("--json", action="store_true")
     status.add_argument("--limit", type=int, default=20)
-    _add_job_arguments(sub.add_parser("run", help="run one job now"), backfill=False)
-    _add_job_arguments(sub.add_parser("backfill", help="fetch a date range (prices or macro)"), backfill=True)
+    command = next((a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")), None)
+    registry = command in ("run", "backfill")
+    _add_job_arguments(sub.add_parser("run", help="run one job now"), backfill=False, registry=registry)
+    _add_job_arguments(
+        sub.add_parser("backfill", help="fetch a date range (prices or macro)"), backfill=True, registry=registry
+    )
     series = sub.add_parser(
         "options-series",
         help="follow the delta-targeted option contract through the stored chains; write it as CSV or XLSX",
@@ -258,14 +312,41 @@ def main(argv: list[str] | None = None) -> int:
     worker = sub.add_parser("worker", help="a queue worker: scheduled and queued runs (a long-running process)")
     worker.add_argument("--once", action="store_true", help="queue the jobs that are due, run the queue dry, exit")
     worker.add_argument("--config", help="TOML file with ingestion settings")
+    # What the worker starts as children (not for people; hidden from the help).
+    task = sub.add_parser("task-run")
+    task.add_argument("--task", required=True, help="a queue task's name, e.g. ingest.prices")
+    task.add_argument("--params", default="{}", help="its parameters as a JSON object")
+    task.add_argument("--queue-job-id", type=int)
+    task.add_argument("--worker-id", help="the worker whose heartbeat gets the providers' counters")
+    sub.add_parser("worker-setup")
+    sub.add_parser("calendar-dump")
     args = parser.parse_args(argv)
+    if args.command in CHILD_COMMANDS:
+        horse.become_child()  # first: die with the worker, stop between batches on SIGTERM
 
     try:
         settings = get_settings()
         setup_logging(settings)
-        settings.check_production()
-        engine = prepare_database(settings)
-        if args.command == "load-sample":
+        if args.command == "worker":
+            # The long-lived parent stays small: its first child (worker-setup) checks the production settings and
+            # migrates; here only the wait for the database.
+            engine = get_engine()
+            wait_for_database(engine, attempts=settings.db_connect_retries)
+        elif args.command in ("task-run", "calendar-dump"):
+            engine = get_engine()  # the worker that started this child has migrated
+        else:
+            settings.check_production()
+            engine = prepare_database(settings)
+        if args.command == "task-run":
+            return _task_run(args)
+        if args.command == "calendar-dump":
+            horse.print_result(_session_table())
+        elif args.command == "worker-setup":
+            from ingestion.sample import ensure_universe
+
+            ensure_universe(engine, settings.sample_data_dir)
+            horse.print_result(_session_table())
+        elif args.command == "load-sample":
             from ingestion.sample import load_sample
 
             if args.symbols and args.dataset == "sample":

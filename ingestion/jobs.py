@@ -1,7 +1,9 @@
-"""The job registry (what each job fetches, from which providers, when) and the run: plan, fetch, validate, write.
+"""The job registry (what each job fetches, from which providers) and the run: plan, fetch, validate, write.
 
-`JOBS` is read by the CLI (its choices), the scheduler (its triggers and gates) and the worker (its provider
-chains): adding a job is one `Job(...)` here. A run goes step by step (a step is one dataset); within a
+`JOBS` is read by the CLI (its choices), the web process (its checks before queueing) and the task children of the
+worker (its provider chains). When each job runs is declared beside the scheduler (`ingestion.scheduler.SCHEDULES`),
+which the worker's small parent process reads without loading this module: adding a job is one `Job(...)` here and
+its `Schedule(...)` there (a job without one fails at import). A run goes step by step (a step is one dataset); within a
 step, each provider in the chain gets what the previous ones could not deliver, in requests planned from
 how that provider pages history (see `planning`). Every batch is validated and written in one transaction,
 and the run is recorded in ingestion_runs.
@@ -35,9 +37,11 @@ from ingestion.datasets import (
 from ingestion.fetch import call_provider
 from ingestion.locks import JobLock, job_lock
 from ingestion.planning import Span
+from ingestion.progress import Progress
 from ingestion.providers import registry
 from ingestion.providers.base import Provider, ProviderError
 from ingestion.runs import Run, close_abandoned_runs, recorded_run
+from ingestion.scheduler import SCHEDULES, Schedule
 from ingestion.writer import quarantine, upsert
 from store import clock
 from store.errors import first_line
@@ -76,18 +80,20 @@ class Job:
     items: Identifier  # what the items are: symbols or FRED ids
     steps: tuple[Step, ...]
     chain: Callable[[Any], list[Provider]]  # settings -> providers in fallback order
-    cron: Callable[[IngestionConfig], str]  # crontab (minute hour day month weekday) in New York time
-    gate: Literal["session", "market_hours"] | None = None  # run only on NYSE sessions / while the NYSE is open
-    catch_up: bool = False  # run again when its last scheduled time has no completed run
     backfill: bool = False  # accepts an explicit date range
     universe: Callable[[], list[str]] | None = None  # its own default items (else the active universe)
+
+    def __post_init__(self) -> None:
+        if self.name not in SCHEDULES:
+            raise ValueError(f"job {self.name!r} has no schedule in ingestion.scheduler.SCHEDULES")
 
     def chunk(self, config: IngestionConfig) -> int:
         return config.chunk_series if self.items is SERIES_ID else config.chunk_symbols
 
-
-def _at(moment, days: str = "*") -> str:
-    return f"{moment.minute} {moment.hour} * * {days}"
+    @property
+    def schedule(self) -> Schedule:
+        """When it runs: its New York cron, its NYSE gate, whether a missed run is caught up."""
+        return SCHEDULES[self.name]
 
 
 def option_underlyings() -> list[str]:
@@ -105,9 +111,6 @@ JOBS: dict[str, Job] = {
             SYMBOL,
             (Step(DAILY_BARS, "resume", lambda c: c.price_overlap_days, sessions=True, windowed=True),),
             registry.price_chain,
-            lambda c: _at(c.prices_at, "mon-fri"),
-            gate="session",
-            catch_up=True,
             backfill=True,
         ),
         Job(
@@ -115,16 +118,12 @@ JOBS: dict[str, Job] = {
             SYMBOL,
             (Step(INTRADAY_QUOTES),),
             registry.price_chain,
-            lambda c: f"*/{c.quotes_every_minutes} 9-16 * * mon-fri",
-            gate="market_hours",
         ),
         Job(
             "macro",
             SERIES_ID,
             (Step(MACRO_SERIES), Step(MACRO_OBSERVATIONS, "resume", lambda c: c.macro_overlap_days)),
             registry.macro_chain,
-            lambda c: _at(c.macro_at),
-            catch_up=True,
             backfill=True,
         ),
         Job(
@@ -136,18 +135,13 @@ JOBS: dict[str, Job] = {
                 Step(CORPORATE_ACTIONS, "lookback", optional=True),
             ),
             registry.price_chain,
-            lambda c: _at(c.reference_at, c.reference_day),
-            catch_up=True,
         ),
-        # Option chains shortly before the close: Yahoo's bid/ask are 0/0 outside trading hours. One snapshot per
-        # session (a later run the same day replaces it); no catch-up: a chain read after the close has no quotes.
+        # Option chains: one snapshot per session (a later run the same day replaces it); see its schedule.
         Job(
             "options",
             SYMBOL,
             (Step(OPTION_QUOTES),),
             registry.price_chain,
-            lambda c: _at(c.options_at, "mon-fri"),
-            gate="session",
             universe=option_underlyings,
         ),
     )
@@ -188,22 +182,6 @@ class JobResult:
     items: dict[str, dict] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     dry_run: bool = False
-
-
-class Progress:
-    """Progress of a job over its requests; the CLI shows a bar, a queued task stores it for the page."""
-
-    def start(self, job: str, total: int) -> None:  # noqa: B027 - a no-op by default
-        pass
-
-    def grow(self, more: int) -> None:  # noqa: B027 - fallback passes add requests
-        pass
-
-    def advance(self, note: str, rows: int = 0) -> None:  # noqa: B027
-        pass
-
-    def close(self) -> None:  # noqa: B027
-        pass
 
 
 # -- the run ------------------------------------------------------------------------------------------

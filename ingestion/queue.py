@@ -2,8 +2,10 @@
 
 Everything the rest of the code knows about the queue is here: the tasks (one per ingestion job in the
 registry, plus the schedule's `tick` and `catch_up`), how the web process and the CLI queue work
-(`request_run`, `defer_scheduled`, `cancel`, `retry`), the progress record a page polls, and the worker loop
-(`serve`). Procrastinate gives periodic tasks (its periodic deferrer queues each minute's `tick` once, however
+(`request_run`, `defer_scheduled`, `cancel`, `stop_task`, `retry`), the progress record a page polls, and the
+worker loop (`serve`), which runs each heavy task in a child process (ingestion/horse.py, ingestion/tasks.py):
+this module, imported by the worker's long-lived parent, loads no pandas, pyarrow, calendar or provider library
+(a test checks). Procrastinate gives periodic tasks (its periodic deferrer queues each minute's `tick` once, however
 many workers run), per-task locks (a job never runs twice at once), queueing locks (a scheduled job is never
 queued twice), retries with backoff, worker heartbeats and stalled-job recovery. The web process only queues;
 workers (the app's supervised child, or `python -m ingestion worker` anywhere) run. Swapping the library (e.g.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -28,18 +31,19 @@ from typing import Any
 
 import sqlalchemy as sa
 from procrastinate import App, JobContext, PsycopgConnector, RetryDecision, RetryStrategy
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, JobAborted
+from procrastinate.job_context import AbortReason
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from ingestion import horse, scheduler
 from ingestion.config import IngestionConfig, load_config
-from ingestion.jobs import JOBS, JobRequest, Progress, run_job
-from ingestion.providers import registry
-from ingestion.scheduler import due_jobs, fired_jobs, next_runs
+from ingestion.progress import Progress
+from ingestion.scheduler import SCHEDULES, due_jobs, fired_jobs, next_runs
 from ingestion.supervisor import PARENT_ENV
 from store import clock, tables
 from store.db import get_engine
 from store.errors import first_line
-from store.logs import log_context
+from store.sessions import SessionTable
 from store.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -102,6 +106,17 @@ def close_sync() -> None:
             _sync_stack = None
 
 
+def __getattr__(name: str) -> Any:
+    """`queue.JOBS`, `queue.JobRequest`, `queue.run_job`: the job registry and the run, as this module exposed them
+    before its tasks moved to children. Resolved on first use only (ingestion.jobs loads pandas): the worker's parent
+    never asks, and a test of the web process replaces `queue.run_job` to prove the web never runs a job."""
+    if name in ("JOBS", "JobRequest", "run_job"):
+        from ingestion import jobs
+
+        return getattr(jobs, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 # -- the progress record ----------------------------------------------------------------------------------
 
 
@@ -158,73 +173,71 @@ def update(engine: sa.Engine, progress_id: int, **values: Any) -> None:
         conn.execute(t.update().where(t.c.id == progress_id).values(updated_at=sa.func.now(), **values))
 
 
-# -- the ingestion tasks ------------------------------------------------------------------------------
+# -- the heavy tasks: each runs in a child process ------------------------------------------------------------
+#
+# An ingestion job, a bundled load and the index levels need pandas, pyarrow, the calendar and the provider
+# libraries: the worker runs each in a short-lived child (`python -m ingestion task-run`, ingestion/horse.py; the
+# bodies are in ingestion/tasks.py), so this module, and the worker's long-lived parent process, never loads them.
 
 
-_stop = threading.Event()  # set when this worker is asked to stop: a running job ends between batches
+class TaskFailed(RuntimeError):
+    """A task's child process failed (the task raised, or the process was killed): the queue retries the task as it
+    would any task that raised."""
 
 
-def _run_ingestion(
-    context: JobContext,
-    job: str,
-    items: list[str] | None = None,
-    start: str | None = None,
-    end: str | None = None,
-    provider: str | None = None,
-    progress_id: int | None = None,
-) -> dict[str, Any]:
-    """Run one ingestion job in this worker; the outcome is recorded in ingestion_runs (and task_progress)."""
-    engine, settings = get_engine(), get_settings()
-    request = JobRequest(
-        job, items, date.fromisoformat(start) if start else None, date.fromisoformat(end) if end else None
-    )
-    providers = [registry.available_providers(settings)[provider]] if provider else JOBS[job].chain(settings)
-    if progress_id is None:  # a scheduled run: it gets a progress record too (the operations page lists them)
-        params = {"items": items, "start": start, "end": end, "provider": provider}
-        progress_id = new_progress(engine, job, params, "schedule", queue_job_id=context.job.id)
-    # Fields on every log line of this task (JSON logs); a context manager, not a bind: the thread is reused.
-    with log_context(job=job, task_id=progress_id, queue_job_id=context.job.id):
-        return _run(context, engine, job, request, providers, progress_id)
+async def _in_child(context: JobContext, task: str, params: dict[str, Any]) -> Any:
+    """Run `task` with `params` in a child and wait for it; its exit status is the task's success or failure.
 
-
-def _run(
-    context: JobContext, engine: sa.Engine, job: str, request: JobRequest, providers: list, progress_id: int
-) -> dict[str, Any]:
-    """The run itself, its progress kept in the task_progress row `progress_id`."""
-    update(engine, progress_id, state="running", started_at=sa.func.now(), message=None)
-    if not providers:
-        reasons = "; ".join(f"{k}: {v}" for k, v in registry.disabled_providers(get_settings()).items())
-        message = f"no live provider is enabled for the {job} job ({reasons or 'none configured'})"
-        log.warning("%s: %s", job, message)
-        update(engine, progress_id, state="failed", finished_at=sa.func.now(), message=message)
-        return {"status": "no provider", "message": message}
-    progress = TaskProgress(engine, progress_id)
+    Cancelled meanwhile (the job aborted, the worker stopping after its grace period), the child gets SIGTERM (it
+    ends between batches and records what it did) and SIGKILL once WORKER_STOP_GRACE_SECONDS have passed. An aborted
+    task's progress record then says so.
+    """
+    job_id = context.job.id
+    argv = [*_state.command, "task-run", "--task", task, "--params", json.dumps(params, default=str)]
+    argv += ["--worker-id", _state.worker_id] + (["--queue-job-id", str(job_id)] if job_id is not None else [])
+    grace = get_settings().worker_stop_grace_seconds
+    _state.running[job_id or 0] = task
     try:
-        result = run_job(
-            engine,
-            request,
-            providers,
-            load_config(),
-            progress=progress,
-            should_stop=lambda: _stop.is_set() or context.should_abort(),
+        outcome = await horse.run(argv, env=horse.child_env(conninfo()), grace=grace)
+    except asyncio.CancelledError:
+        if context.abort_reason() != AbortReason.USER_REQUEST:
+            raise  # the worker is stopping: the retry strategy decides whether the task runs again
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()
+        if job_id is not None:
+            await asyncio.to_thread(_mark_aborted, get_engine(), job_id)
+        raise JobAborted(f"{task}: stopped on request") from None  # aborted, never retried
+    finally:
+        _state.running.pop(job_id or 0, None)
+    if not outcome.ok:
+        raise TaskFailed(f"{task}: its process {outcome.describe()}")
+    return outcome.result
+
+
+def _mark_aborted(engine: sa.Engine, queue_job_id: int) -> None:
+    """An aborted task's progress record: cancelled, with what its run did before it stopped."""
+    t = tables.task_progress
+    with engine.begin() as conn:
+        conn.execute(
+            t.update()
+            .where(t.c.queue_job_id == queue_job_id)
+            .values(
+                state="cancelled",
+                finished_at=sa.func.coalesce(t.c.finished_at, sa.func.now()),
+                updated_at=sa.func.now(),
+                message=sa.func.concat(
+                    "stopped on request",
+                    sa.case((t.c.message.is_not(None), ": "), else_=""),
+                    sa.func.coalesce(t.c.message, ""),
+                ),
+            )
         )
-    except Exception as exc:
-        update(engine, progress_id, state="failed", finished_at=sa.func.now(), message=first_line(exc))
-        raise  # the queue retries unexpected failures (a lost database connection, a lost lock)
-    summary = f"{result.status}: {result.rows_written} row(s) written, {len(result.failures)} item(s) failed"
-    if result.status == "skipped":
-        summary = "skipped: the job is already running (its lock is held)"
-    state = "failed" if result.status == "failed" else "done"
-    update(engine, progress_id, state=state, finished_at=sa.func.now(), message=summary, run_id=result.run_id)
-    log.info("%s: %s", job, summary)
-    if job in PRICE_JOBS and result.rows_written:
-        request_index_levels()  # new prices: the saved indices' stored levels follow
-    return {"status": result.status, "run_id": result.run_id, "rows_written": result.rows_written}
 
 
 def _ingestion_task(job: str) -> Any:
-    def run(context: JobContext, **params: Any) -> dict[str, Any]:
-        return _run_ingestion(context, job, **params)
+    async def run(context: JobContext, **params: Any) -> Any:
+        return await _in_child(context, f"ingest.{job}", params)
 
     run.__name__ = run.__qualname__ = f"ingest_{job}"
     return app.task(name=f"ingest.{job}", queue=INGESTION_QUEUE, lock=f"ingest.{job}", retry=RETRY, pass_context=True)(
@@ -232,22 +245,16 @@ def _ingestion_task(job: str) -> Any:
     )
 
 
-INGESTION_TASKS = {job: _ingestion_task(job) for job in JOBS}
+INGESTION_TASKS = {job: _ingestion_task(job) for job in SCHEDULES}
 
 
 # -- derived data -----------------------------------------------------------------------------------------
 
-PRICE_JOBS = frozenset({"prices"})  # runs whose new rows change the saved indices' levels
 
-
-@app.task(name="derive.index_levels", queue=INGESTION_QUEUE, lock="derive.index_levels", retry=RETRY)
-def index_levels(definition_ids: list[int] | None = None) -> dict[str, Any]:
+@app.task(name="derive.index_levels", queue=INGESTION_QUEUE, lock="derive.index_levels", retry=RETRY, pass_context=True)
+async def index_levels(context: JobContext, definition_ids: list[int] | None = None) -> Any:
     """Recompute and store the levels of the saved indices (all, or the ids given); see ingestion.indices."""
-    from ingestion import indices  # analytics.index and its reads: only in the process that runs the task
-
-    outcome = indices.refresh_levels(get_engine(), definition_ids)
-    log.info("index levels: %d computed, %d failed", len(outcome.computed), len(outcome.failed))
-    return {"computed": outcome.computed, "failed": outcome.failed}
+    return await _in_child(context, "derive.index_levels", {"definition_ids": definition_ids})
 
 
 def request_index_levels(definition_ids: list[int] | None = None) -> int | None:
@@ -265,37 +272,11 @@ def request_index_levels(definition_ids: list[int] | None = None) -> int | None:
 
 # Bundled datasets a page may queue (the 35-ticker sample loads at first start): queued job name -> load-sample dataset.
 SAMPLE_LOADS = {"sp500": "sp500", "options-demo": "options"}
-SAMPLE_ROOTS = {"sp500": "sp500_data_dir", "options": "options_data_dir"}  # the settings naming each bundle's folder
-
-
-def _load_bundled(context: JobContext, job: str, dataset: str, progress_id: int | None) -> dict[str, Any]:
-    """Load one bundled dataset in this worker (recorded in ingestion_runs under `job`; idempotent)."""
-    from ingestion.sample import load_sample  # the bundle's reader: only in the process that runs the task
-
-    engine = get_engine()
-    if progress_id is None:
-        progress_id = new_progress(engine, job, {}, None, queue_job_id=context.job.id)
-    with log_context(job=job, task_id=progress_id, queue_job_id=context.job.id):
-        update(engine, progress_id, state="running", started_at=sa.func.now(), message=None)
-        progress = TaskProgress(engine, progress_id)
-        root = getattr(get_settings(), SAMPLE_ROOTS[dataset])
-        try:
-            counts = load_sample(engine, root, dataset, progress=progress)
-        except Exception as exc:
-            update(engine, progress_id, state="failed", finished_at=sa.func.now(), message=first_line(exc))
-            raise
-        written = sum(v for k, v in counts.items() if k != "quarantined")
-        summary = ", ".join(f"{k}: {v}" for k, v in counts.items()) or "skipped: another bundled load is running"
-        update(engine, progress_id, state="done", finished_at=sa.func.now(), message=summary, rows_written=written)
-        log.info("%s: %s", job, summary)
-    if written and dataset == "sp500":
-        request_index_levels()  # new prices: the saved indices' stored levels follow
-    return {"status": "done" if counts else "skipped", **counts}
 
 
 def _sample_task(job: str, dataset: str) -> Any:
-    def load(context: JobContext, progress_id: int | None = None) -> dict[str, Any]:
-        return _load_bundled(context, job, dataset, progress_id)
+    async def load(context: JobContext, progress_id: int | None = None) -> Any:
+        return await _in_child(context, f"ingest.{job}", {"progress_id": progress_id})
 
     load.__name__ = load.__qualname__ = f"load_{dataset}"
     return app.task(name=f"ingest.{job}", queue=INGESTION_QUEUE, lock=f"ingest.{job}", pass_context=True)(load)
@@ -390,6 +371,8 @@ def request_run(
     Validated first, with the same rules as the CLI (unknown job, bad symbols or ids, dates in the wrong
     order): ValueError with the reason, and nothing is queued.
     """
+    from ingestion.jobs import JOBS, JobRequest  # the job registry (pandas): the web process and the CLI have it
+
     engine = engine or get_engine()
     spec = JOBS.get(job)
     if spec is None:
@@ -421,6 +404,23 @@ def cancel(progress_id: int, engine: sa.Engine | None = None) -> bool:
     if not app.job_manager.cancel_job_by_id(row.queue_job_id):
         return False
     update(engine, progress_id, state="cancelled", finished_at=sa.func.now(), message="cancelled before it started")
+    return True
+
+
+def stop_task(progress_id: int, *, requested_by: str | None = None, engine: sa.Engine | None = None) -> bool:
+    """Ask a running task to stop; False when it is not running. Its worker sends its child SIGTERM: the job ends
+    between batches and records what it did, and the task ends `cancelled` ("stopped on request: ..."); a child
+    still there after WORKER_STOP_GRACE_SECONDS is killed. (A queued task is cancelled with `cancel`.)"""
+    engine = engine or get_engine()
+    t = tables.task_progress
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(t.c.queue_job_id, t.c.state).where(t.c.id == progress_id)).first()
+    if row is None or row.state != "running" or row.queue_job_id is None:
+        return False
+    open_sync()
+    if not app.job_manager.cancel_job_by_id(row.queue_job_id, abort=True):
+        return False
+    log.info("task %d (queue job %d): stop requested by %s", progress_id, row.queue_job_id, requested_by or "cli")
     return True
 
 
@@ -556,26 +556,23 @@ def _worker_id() -> str:
 @dataclass
 class WorkerState:
     worker_id: str = field(default_factory=_worker_id)
-    running: dict[int, str] = field(default_factory=dict)  # queue job id -> task name
-
-
-def _track(call_next: Any, context: JobContext, worker: Any) -> Any:
-    """Task middleware: what this worker is running, for its heartbeat (sync tasks run in their own thread)."""
-    _state.running[context.job.id or 0] = context.job.task_name
-    try:
-        return call_next()
-    finally:
-        _state.running.pop(context.job.id or 0, None)
+    running: dict[int, str] = field(default_factory=dict)  # queue job id -> task name (its child is running)
+    command: list[str] = field(default_factory=horse.default_command)  # how a task child is started
+    sessions_day: date | None = None  # the New York day the schedule's session table was dumped
 
 
 _state = WorkerState()
+_stop = threading.Event()  # set when this worker is asked to stop: running tasks are asked to stop too
 
 
 def beat(engine: sa.Engine, config: IngestionConfig, state: str | None = None) -> None:
-    """Upsert this worker's heartbeat row (what the pages, /healthz and the CLI read); never fatal."""
+    """Upsert this worker's heartbeat row (what the pages, /healthz and the CLI read); never fatal.
+
+    Its keys are merged into `details`: `providers` is written by the task children (ingestion.provider_state).
+    """
     running = sorted(set(_state.running.values()))
     state = state or ("running" if running else "idle")
-    details = {"running": running, "next_runs": next_runs(config), "providers": registry.built_provider_states()}
+    details = {"running": running, "next_runs": next_runs(config)}
     values = {
         "worker_id": _state.worker_id,
         "hostname": socket.gethostname(),
@@ -584,14 +581,17 @@ def beat(engine: sa.Engine, config: IngestionConfig, state: str | None = None) -
         "current_job": ",".join(running) or None,
         "details": details,
     }
-    statement = pg_insert(tables.worker_heartbeats).values(**values)
+    hb = tables.worker_heartbeats
+    statement = pg_insert(hb).values(**values)
     statement = statement.on_conflict_do_update(
         index_elements=["worker_id"],
         set_={
             "beat_at": sa.func.now(),
             "state": statement.excluded.state,
             "current_job": statement.excluded.current_job,
-            "details": statement.excluded.details,
+            "details": sa.func.coalesce(hb.c.details, sa.cast({}, hb.c.details.type)).op("||")(
+                statement.excluded.details
+            ),
         },
     )
     try:
@@ -632,11 +632,36 @@ async def _stop_requested() -> None:
         await asyncio.sleep(0.2)
 
 
-async def serve(settings: Settings, config: IngestionConfig, *, once: bool = False) -> int:
-    """Run this worker until SIGTERM/SIGINT (or, with `once`, until the queue is empty)."""
+def use_sessions(table: SessionTable) -> None:
+    """Answer the schedule's NYSE gates from `table` (dumped today by a child); refreshed each New York day."""
+    scheduler.use_sessions(table)
+    _state.sessions_day = clock.new_york_today()
+
+
+async def _refresh_sessions() -> None:
+    """A new session table from a child (`calendar-dump`: store.calendar), once a New York day; on failure the
+    previous one stays (it covers about a year ahead) and the next day tries again."""
+    _state.sessions_day = clock.new_york_today()
+    argv = [*_state.command, "calendar-dump"]
+    outcome = await horse.run(argv, env=horse.child_env(conninfo()), grace=get_settings().worker_stop_grace_seconds)
+    if outcome.ok and isinstance(outcome.result, dict):
+        use_sessions(SessionTable.from_json(outcome.result))
+    else:
+        log.warning("the NYSE session table was not refreshed: its process %s", outcome.describe())
+
+
+async def serve(
+    settings: Settings, config: IngestionConfig, *, once: bool = False, command: list[str] | None = None
+) -> int:
+    """Run this worker until SIGTERM/SIGINT (or, with `once`, until the queue is empty).
+
+    `command` starts a task child (default `python -m ingestion`; its subcommand follows).
+    """
     engine = get_engine()
     prune_heartbeats(engine)
     _stop.clear()
+    if command:
+        _state.command = list(command)
     size = settings.worker_concurrency + 4  # the tasks, LISTEN/NOTIFY, heartbeats, the periodic deferrer
     with app.replace_connector(PsycopgConnector(conninfo=conninfo(), min_size=1, max_size=size)):
         async with app.open_async():
@@ -646,9 +671,9 @@ async def serve(settings: Settings, config: IngestionConfig, *, once: bool = Fal
             finally:
                 _serving.clear()
     if stuck and not done:
-        # A task stuck in a provider's retries: its open batch transaction rolls back with the connection, the
-        # queue hands it to another worker once this one's heartbeat is stale, and its ledger row is closed as
-        # abandoned by the next run of that job.
+        # A safety net: a task's child is killed at the end of the grace period, so its task ends. Exiting now kills
+        # a child still there (it dies with its parent); the queue hands its task to another worker once this one's
+        # heartbeat is stale, and its ledger row is closed as abandoned by the next run of that job.
         log.warning("worker %s: %s still running at exit; exiting anyway", _state.worker_id, stuck)
         logging.shutdown()
         os._exit(0)
@@ -657,7 +682,8 @@ async def serve(settings: Settings, config: IngestionConfig, *, once: bool = Fal
 
 
 async def _work(engine: sa.Engine, settings: Settings, config: IngestionConfig, once: bool) -> tuple[list, bool]:
-    """The Procrastinate worker plus our side loop (heartbeat, parent watch, stalled tasks) until stopped."""
+    """The Procrastinate worker plus our side loop (heartbeat, parent watch, stalled tasks, the session table) until
+    stopped."""
     loop = asyncio.get_running_loop()
     worker = asyncio.create_task(
         app.run_worker_async(
@@ -670,7 +696,6 @@ async def _work(engine: sa.Engine, settings: Settings, config: IngestionConfig, 
             stalled_worker_timeout=settings.queue_stalled_seconds,
             shutdown_graceful_timeout=settings.worker_stop_grace_seconds,
             fetch_job_polling_interval=1.0,
-            task_middleware=[_track],
         ),
         name="queue worker",
     )
@@ -679,6 +704,7 @@ async def _work(engine: sa.Engine, settings: Settings, config: IngestionConfig, 
         if not _stop.is_set():
             log.info("stopping worker %s after the current batch", _state.worker_id)
         _stop.set()
+        horse.terminate_all()  # running tasks end between batches (their children are killed after the grace period)
         worker.cancel()  # Procrastinate's graceful shutdown: no new task, running ones finish or time out
 
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -687,6 +713,8 @@ async def _work(engine: sa.Engine, settings: Settings, config: IngestionConfig, 
         for job in await asyncio.to_thread(due_jobs, engine, config):
             with contextlib.suppress(AlreadyEnqueued):
                 await INGESTION_TASKS[job].configure(queueing_lock=f"scheduled.{job}").defer_async()
+
+    refreshing: set[asyncio.Task] = set()
 
     async def side() -> None:
         last_stalled_check = 0.0
@@ -701,6 +729,10 @@ async def _work(engine: sa.Engine, settings: Settings, config: IngestionConfig, 
                     await retry_stalled(settings)
                 except Exception as exc:  # noqa: BLE001 - the next check tries again
                     log.warning("stalled-task check failed: %s", first_line(exc))
+            if _state.sessions_day not in (None, clock.new_york_today()) and not refreshing:
+                refresh = asyncio.create_task(_refresh_sessions(), name="session table")
+                refreshing.add(refresh)
+                refresh.add_done_callback(refreshing.discard)
             await asyncio.sleep(settings.worker_heartbeat_seconds)
 
     beats = asyncio.create_task(side(), name="heartbeat")
@@ -710,6 +742,8 @@ async def _work(engine: sa.Engine, settings: Settings, config: IngestionConfig, 
     done, _ = await asyncio.wait([worker], timeout=settings.worker_stop_grace_seconds + 2)
     stopping.cancel()
     beats.cancel()
+    for refresh in list(refreshing):
+        refresh.cancel()
     if worker.done() and not worker.cancelled() and worker.exception() is not None:
         log.error("worker %s failed: %s", _state.worker_id, first_line(worker.exception()))
     stuck = sorted(set(_state.running.values()))

@@ -20,8 +20,8 @@ from ingestion.datasets import (
     SHARES_OUTSTANDING,
     Dataset,
 )
-from ingestion.jobs import Progress
 from ingestion.locks import job_lock
+from ingestion.progress import Progress
 from ingestion.providers.base import chunks
 from ingestion.providers.sample import OptionsSampleProvider, SampleDataError, SampleProvider, SP500SampleProvider
 from ingestion.runs import close_abandoned_runs, recorded_run

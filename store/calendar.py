@@ -13,6 +13,7 @@ import exchange_calendars as xcals
 import pandas as pd
 
 from store import clock
+from store.sessions import Session, SessionTable
 
 TRADING_CALENDAR = "XNYS"
 CALENDAR_START = "1990-01-01"
@@ -106,3 +107,17 @@ def current_session(now: datetime) -> date:
     if trading.session_open(session) > moment:
         session = trading.previous_session(session)
     return session.date()
+
+
+def session_table(start: date, end: date) -> SessionTable:
+    """The sessions from `start` to `end` with their open and close (UTC), clipped to the calendar's span: what a
+    process without pandas reads (store.sessions; the ingestion worker's parent)."""
+    calendar = trading_calendar()
+    first = max(pd.Timestamp(start), calendar.first_session)
+    last = min(pd.Timestamp(end), calendar.last_session)
+    schedule = calendar.schedule.loc[first:last]
+    sessions = [
+        Session(day.date(), row.open.to_pydatetime(), row.close.to_pydatetime())
+        for day, row in zip(schedule.index, schedule.itertuples(), strict=True)
+    ]
+    return SessionTable(first.date(), last.date(), sessions)

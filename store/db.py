@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import URL, Engine, make_url
 from tenacity import before_sleep_log, retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from store.embedded import start_embedded
 from store.errors import first_line
 from store.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,10 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:
+    # Alembic is imported when a schema is migrated or inspected, not by every process that only connects (the
+    # ingestion worker's parent process migrates in a child).
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
@@ -125,6 +131,8 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
 
 def migrate(engine: Engine, revision: str = "heads") -> None:
     """Upgrade the schema; an advisory lock keeps two processes from migrating at once."""
+    from alembic import command
+
     with engine.begin() as conn:
         conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
         command.upgrade(alembic_config(conn), revision)

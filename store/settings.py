@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     forwarded_for_hops: int | None = Field(default=None, ge=0, le=10)
 
     cache_ttl_seconds: int = Field(default=300, ge=0)
+    # The read API (/api/v1): requests a minute per personal token (held in PostgreSQL, across processes).
+    api_requests_per_minute: int = Field(default=120, ge=1, le=100_000)
     # N of the Index page's default universe, the top N by market cap (the equal-weight top-100 tracker we replace).
     index_size: int = Field(default=100, ge=1, le=600)
     # /healthz (dashboard/web/health.py): a background check every N s with a client-side deadline; 503 after

@@ -8,8 +8,6 @@ Signing secrets (AUTH_SECRET): at least 32 characters, not a placeholder, and at
 
 from __future__ import annotations
 
-from zxcvbn import zxcvbn
-
 MIN_PASSWORD_LENGTH = 10
 MIN_PASSWORD_SCORE = 3  # zxcvbn: 3 = "safely unguessable: moderate protection from offline slow-hash scenario"
 MIN_SECRET_LENGTH = 32
@@ -22,6 +20,8 @@ def password_problem(password: str, user_inputs: list[str] | None = None) -> str
     """Why `password` is too weak (one sentence for the person choosing it), or None when it is acceptable."""
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"A password needs at least {MIN_PASSWORD_LENGTH} characters."
+    from zxcvbn import zxcvbn  # its dictionaries take about 14 MiB: loaded by the processes that check a password
+
     estimate = zxcvbn(password[:_ESTIMATE_CHARS], user_inputs=[u for u in (user_inputs or []) if u])
     if estimate["score"] >= MIN_PASSWORD_SCORE:
         return None
@@ -37,6 +37,8 @@ def secret_problem(secret: str) -> str | None:
         return f"must be at least {MIN_SECRET_LENGTH} characters long"
     if len(set(secret)) < 10:
         return "is made of too few distinct characters to be random"
+    from zxcvbn import zxcvbn
+
     if zxcvbn(secret[:_ESTIMATE_CHARS])["guesses_log10"] < MIN_SECRET_GUESSES_LOG10:
         return "is too predictable (use a random value: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
     return None

@@ -383,3 +383,39 @@ option_quotes = sa.Table(
     sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
     *(sa.CheckConstraint(check, name=name) for name, check in OPTION_QUOTE_CHECKS.items()),
 )
+
+# Personal API tokens for /api/v1: only the sha256 of a token is stored (tokens are 256-bit random strings, so a
+# fast hash is enough, unlike passwords), with a short prefix to tell them apart in lists. A token acts with its
+# user's current role; revoked, expired or belonging to a disabled user, it opens nothing.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("label", sa.String(64), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("expires_at", sa.DateTime(timezone=True)),
+    sa.Column("last_used_at", sa.DateTime(timezone=True)),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+    sa.Column("revoked_by", sa.String(64)),
+    sa.Index("ix_api_tokens_user", "user_id"),
+)
+
+# What a provider's guard (ingestion/providers/resilience.py) must remember across the worker's short-lived task
+# processes, one row per provider, shared by every worker: its circuit breaker, the end of the window in which a
+# daily limit disabled it, and the requests of one UTC day counted against its local daily budget.
+provider_state = sa.Table(
+    "provider_state",
+    metadata,
+    sa.Column("provider", sa.String(32), primary_key=True),
+    sa.Column("circuit", sa.String(16), nullable=False, server_default="closed"),  # closed | open | half-open
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),  # consecutive, as the breaker counts
+    sa.Column("opened_at", sa.DateTime(timezone=True)),
+    sa.Column("disabled_until", sa.DateTime(timezone=True)),
+    sa.Column("day", sa.Date),
+    sa.Column("day_requests", sa.Integer),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.CheckConstraint("circuit in ('closed', 'open', 'half-open')", name="circuit"),
+)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 
-from dashboard.access import audit, users
+from dashboard.access import audit, tokens, users
 from store.db import get_engine
 
 
@@ -30,3 +32,17 @@ def set_role(username: str, role: str, *, actor: str, client_ip: str | None) -> 
 
 def audit_entries(action: str | None = None, username: str | None = None, limit: int = 500) -> pd.DataFrame:
     return audit.recent(get_engine(), limit=limit, action=action, username=username)
+
+
+def create_token(
+    username: str, label: str, expires: date | None, *, actor: str, client_ip: str | None
+) -> tuple[int, str]:
+    return tokens.create(get_engine(), username, label, expires, actor=actor, client_ip=client_ip)
+
+
+def list_tokens(username: str | None = None) -> pd.DataFrame:
+    return tokens.list_tokens(get_engine(), username)
+
+
+def revoke_token(token_id: int, *, actor: str, actor_role: str, client_ip: str | None) -> bool:
+    return tokens.revoke(get_engine(), token_id, actor=actor, actor_role=actor_role, client_ip=client_ip)

@@ -29,6 +29,9 @@ ACTIONS = (
     "run_requested",
     "run_cancelled",
     "task_retried",
+    "api_token_created",
+    "api_token_revoked",
+    "api_export",
 )
 
 

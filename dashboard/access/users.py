@@ -1,4 +1,5 @@
-"""User administration for the admin page and the CLI: `python -m dashboard.users add|reset|disable|enable|list`."""
+"""User administration for the admin page and the CLI: `python -m dashboard.users add|reset|disable|enable|list`,
+and `... token add|list|revoke` for personal API tokens (dashboard.access.tokens)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import getpass
 import re
 import secrets
 import sys
+from datetime import date
 
 import pandas as pd
 import sqlalchemy as sa
 
-from dashboard.access import audit, sessions
+from dashboard.access import audit, sessions, tokens
 from dashboard.access.auth import hash_password
+from dashboard.access.errors import UserError
 from store import tables
 from store.db import DatabaseUnavailable, prepare_database, reset_engine
 from store.logs import setup_logging
@@ -21,10 +24,6 @@ from store.strength import password_problem
 
 ROLES = ("viewer", "admin")
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
-
-
-class UserError(ValueError):
-    """A user operation that cannot be done; the message says why, in words for the person who asked."""
 
 
 def validate_username(username: str) -> str:
@@ -169,6 +168,42 @@ def _cli_actor() -> str:
         return "cli"
 
 
+class _BadInput(ValueError):
+    """A command line value that cannot be read (exit status 2, as argparse's own refusals)."""
+
+
+def _expiry_date(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise _BadInput(f"--expires takes a date as YYYY-MM-DD, not {text!r}.") from None
+
+
+def _token_cli(engine: sa.Engine, args: argparse.Namespace, expires: date | None, actor: str) -> None:
+    """`token add|list|revoke`. The CLI is an operator's tool: it acts as an admin on anyone's tokens."""
+
+    if args.subcommand == "add":
+        token_id, secret = tokens.create(engine, args.username, args.label, expires, actor=actor)
+        until = f"{expires:%Y-%m-%d} (end of day, UTC)" if expires else "never"
+        print(f"id: {token_id}\nuser: {args.username}\nlabel: {args.label.strip()}\nexpires: {until}")
+        print(f"token: {secret}")
+        print("The token is shown this once: only its hash is stored.", file=sys.stderr)
+    elif args.subcommand == "list":
+        table = tokens.list_tokens(engine, args.username)
+        if table.empty:
+            print("no tokens" + (f" for {args.username}" if args.username else ""))
+            return
+        shown = table[["id", "user", "label", "prefix", "created_at", "expires_at", "last_used_at", "state"]].copy()
+        for column in ("created_at", "expires_at", "last_used_at"):
+            shown[column] = [f"{v:%Y-%m-%d %H:%M}" if pd.notna(v) else "-" for v in shown[column]]
+        print(shown.to_string(index=False))
+    else:
+        done = tokens.revoke(engine, args.token_id, actor=actor, actor_role="admin")
+        print(f"token {args.token_id}: " + ("revoked" if done else "already revoked"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dashboard.users", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -185,6 +220,14 @@ def main(argv: list[str] | None = None) -> int:
     role.add_argument("username")
     role.add_argument("role", choices=ROLES)
     sub.add_parser("list", help="list users")
+    token = sub.add_parser("token", help="personal API tokens for /api/v1: add, list, revoke")
+    token_sub = token.add_subparsers(dest="subcommand", required=True)
+    token_add = token_sub.add_parser("add", help="create a token for a user and print it (shown this once)")
+    token_add.add_argument("username")
+    token_add.add_argument("--label", required=True, help="what the token is for (1 to 64 characters)")
+    token_add.add_argument("--expires", metavar="YYYY-MM-DD", help="last day it works (UTC); default: no expiry")
+    token_sub.add_parser("list", help="list tokens (never the tokens themselves)").add_argument("username", nargs="?")
+    token_sub.add_parser("revoke", help="revoke a token by its id").add_argument("token_id", type=int)
     args = parser.parse_args(argv)
     try:
         setup_logging()
@@ -196,8 +239,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if typed is not None:
             _check_password(typed, args.username)  # before the database: a weak password is refused at once
+        expires = _expiry_date(args.expires) if args.command == "token" and args.subcommand == "add" else None
         engine = prepare_database()
-        if args.command == "list":
+        if args.command == "token":
+            _token_cli(engine, args, expires, actor)
+        elif args.command == "list":
             table = list_users(engine)
             print(table.to_string(index=False) if not table.empty else "no users")
         elif args.command == "add":
@@ -214,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             set_role(engine, args.username, args.role, actor=actor)
             print(f"{args.username}: role {args.role}")
-    except DatabaseUnavailable as exc:
+    except (DatabaseUnavailable, _BadInput) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except UserError as exc:

@@ -32,7 +32,8 @@ What is exported (all `market_desk_`; ages are seconds by the app's clock, `stor
 - access: `sessions_active` (unexpired `user_sessions`), `logins_total` {outcome="ok"|"failed"} and
   `login_lockouts_total`, from `audit_log` since the table began (counters, so any window is a PromQL
   `increase(...)`);
-- this process: `page_render_seconds` {page} (histogram; `page_timer`), `build_info` {version},
+- this process: `page_render_seconds` {page} (histogram; `page_timer`), `api_requests_total` {endpoint, status}
+  and `api_request_seconds` {endpoint} (the read API), `build_info` {version},
   `database_up`, `metrics_database_seconds` (time the reads took), `metrics_part_ok` {part} (0 when one part
   failed, e.g. timed out), and `process_*` (CPU, memory, open files).
 """
@@ -50,7 +51,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from prometheus_client import CollectorRegistry, Histogram, Info, ProcessCollector, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, Info, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -83,6 +84,19 @@ PAGE_RENDER_SECONDS = Histogram(
     "market_desk_page_render_seconds",
     "Time to run a page script once (every rerun counts), by page.",
     ["page"],
+    buckets=PAGE_BUCKETS,
+    registry=REGISTRY,
+)
+API_REQUESTS = Counter(
+    "market_desk_api_requests_total",
+    "Requests to /api/v1, by endpoint (its path template) and HTTP status.",
+    ["endpoint", "status"],
+    registry=REGISTRY,
+)
+API_SECONDS = Histogram(
+    "market_desk_api_request_seconds",
+    "Time to answer an /api/v1 request, by endpoint (its path template).",
+    ["endpoint"],
     buckets=PAGE_BUCKETS,
     registry=REGISTRY,
 )

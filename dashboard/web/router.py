@@ -28,6 +28,7 @@ PAGES = [
     ("../../pages/options.py", "Options", ":material/ssid_chart:", "options", ALL_ROLES),
     ("../../pages/macro.py", "Macro", ":material/public:", "macro", ALL_ROLES),
     ("../../pages/data_health.py", "Data health", ":material/database:", "data-health", ALL_ROLES),
+    ("../../pages/api_tokens.py", "API tokens", ":material/key:", "api-tokens", ALL_ROLES),
     ("../../pages/admin_users.py", "Users", ":material/group:", "admin-users", frozenset({"admin"})),
     ("../../pages/audit_log.py", "Audit log", ":material/policy:", "audit-log", frozenset({"admin"})),
 ]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ingestion.providers.base import Provider
+    from ingestion.providers.resilience import GuardMemory
 
 log = logging.getLogger(__name__)
 
@@ -16,6 +17,7 @@ log = logging.getLogger(__name__)
 _cache: dict[tuple, dict[str, Provider]] = {}
 _logged_disabled: set[tuple[str, str]] = set()
 _lock = threading.Lock()
+_memory: GuardMemory | None = None  # where guards built from now on keep their circuit and daily-limit state
 
 
 def disabled_providers(settings: Any) -> dict[str, str]:
@@ -68,15 +70,16 @@ def available_providers(settings: Any) -> dict[str, Provider]:
         from ingestion.providers.sample import SampleProvider
         from ingestion.providers.yahoo import YahooProvider
 
+        kept: dict[str, Any] = {"memory": _memory} if _memory is not None else {}
         providers: dict[str, Provider] = {"sample": SampleProvider(settings.sample_data_dir)}
         if "yfinance" not in disabled:
-            providers["yfinance"] = YahooProvider.from_settings(settings)
+            providers["yfinance"] = YahooProvider.from_settings(settings, **kept)
         if "alpha_vantage" not in disabled:
-            providers["alpha_vantage"] = AlphaVantageProvider.from_settings(settings)
+            providers["alpha_vantage"] = AlphaVantageProvider.from_settings(settings, **kept)
         if "fred" not in disabled:
-            providers["fred"] = FredProvider.from_settings(settings)
+            providers["fred"] = FredProvider.from_settings(settings, **kept)
         if "fred_graph" not in disabled:
-            providers["fred_graph"] = FredGraphProvider.from_settings(settings)
+            providers["fred_graph"] = FredGraphProvider.from_settings(settings, **kept)
         _cache[key] = providers
         return dict(providers)
 
@@ -105,8 +108,19 @@ def built_provider_states() -> list[dict[str, Any]]:
     return [p.guard.state() for p in built.values() if hasattr(p, "guard")]
 
 
+def use_guard_memory(memory: GuardMemory | None) -> None:
+    """Build the guards of providers from now on with `memory` (a worker's task child: the database), so an open
+    circuit or a spent daily limit carries over from one child to the next; forgets the providers built before."""
+    global _memory
+    with _lock:
+        _memory = memory
+        _cache.clear()
+
+
 def reset_registry() -> None:
-    """Forget built providers (tests; a settings reload)."""
+    """Forget built providers and any guard memory (tests; a settings reload)."""
+    global _memory
     with _lock:
         _cache.clear()
         _logged_disabled.clear()
+        _memory = None

@@ -16,10 +16,16 @@ retried. Only provider-wide failures count towards the breaker (an unknown symbo
 pybreaker runs each call under the breaker's lock, so calls to one provider are serialised; the
 Yahoo provider gets its bounded concurrency from yfinance's own download threads.
 
+What must outlive the process (the worker runs each task in a short-lived child): a guard given a `GuardMemory`
+starts from what it remembers of the circuit (state, consecutive failures, when it opened), of the daily-limit window
+and of the day's requests against its local daily budget, and hands these back whenever they change
+(ingestion.provider_state keeps them in the database; providers never touch it).
+
 Counters (for /metrics, through the worker's heartbeat): `state()` reports `requests` (attempts sent: they
 passed the rate budget), `calls` (calls to `call`), `retries` (waits before another attempt) and `errors` by
 kind (`error_kind`): one per failed attempt, plus one per call refused without a request (`circuit_open`,
-`disabled`). They count from the guard's creation (per process) and never go down.
+`disabled`). They count from the guard's creation (per process) and never go down; a worker's task child adds
+them to its worker's heartbeat when its task ends.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import pybreaker
 from pyrate_limiter import Duration, Limiter, Rate
@@ -161,6 +167,68 @@ def _is_retryable(exc: BaseException) -> bool:
 _BREAKER_EXCLUDES: list[type[BaseException]] = [NotFound, NotSupported, BudgetExhausted, DailyLimitReached, ValueError]
 
 
+class GuardMemory(Protocol):
+    """Where a guard keeps what must outlive its process: `{"circuit", "failures", "opened_at", "disabled_until",
+    "day", "day_requests"}` (times and the UTC day as ISO strings or None; the day's requests counted against a local
+    daily budget, None without one). `load` gives None for a provider never seen; neither raises."""
+
+    def load(self, provider: str) -> dict[str, Any] | None: ...
+
+    def save(self, provider: str, state: dict[str, Any]) -> None: ...
+
+
+def _when(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class _RememberedStorage(pybreaker.CircuitMemoryStorage):
+    """pybreaker's in-memory storage, which calls `changed` whenever the state, the failure count or the opening
+    time changes (a success that finds no failure to reset changes nothing: no write on the common path)."""
+
+    def __init__(self, state: str, counter: int, opened_at: datetime | None, changed: Callable[[], None]) -> None:
+        super().__init__(state)
+        self._fail_counter = counter
+        self._opened_at = opened_at
+        self._changed = changed
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @state.setter
+    def state(self, state: str) -> None:
+        before, self._state = self._state, state
+        if state != before:
+            self._changed()
+
+    def increment_counter(self) -> None:
+        super().increment_counter()
+        self._changed()
+
+    def reset_counter(self) -> None:
+        if self._fail_counter:
+            super().reset_counter()
+            self._changed()
+
+    @property
+    def opened_at(self) -> datetime | None:
+        return self._opened_at
+
+    @opened_at.setter
+    def opened_at(self, datetime: datetime) -> None:
+        self._opened_at = datetime
+        self._changed()
+
+
+_CIRCUIT_STATES = (pybreaker.STATE_CLOSED, pybreaker.STATE_OPEN, pybreaker.STATE_HALF_OPEN)
+
+
 class ProviderGuard:
     """Rate budget + retries + circuit breaker + daily disabling for one provider (see the module docstring)."""
 
@@ -173,6 +241,7 @@ class ProviderGuard:
         *,
         sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], datetime] | None = None,
+        memory: GuardMemory | None = None,
     ) -> None:
         self.name = name
         self.policy = policy or GuardPolicy()
@@ -181,15 +250,31 @@ class ProviderGuard:
         self._limiter = Limiter(rates) if rates else None
         self._day_limiter = Limiter(Rate(daily_limit, Duration.DAY)) if daily_limit else None
         self.rates = list(rates or []) + ([Rate(daily_limit, Duration.DAY)] if daily_limit else [])
+        self._memory = memory
+        remembered = (memory.load(name) if memory is not None else None) or {}
+        circuit = remembered.get("circuit")
+        self._storage = _RememberedStorage(
+            circuit if circuit in _CIRCUIT_STATES else pybreaker.STATE_CLOSED,
+            max(0, int(remembered.get("failures") or 0)),
+            _when(remembered.get("opened_at")),
+            self._remember,
+        )
         self.breaker = pybreaker.CircuitBreaker(
             fail_max=self.policy.fail_max,
             reset_timeout=self.policy.reset_timeout,
             exclude=_BREAKER_EXCLUDES,
             name=name,
             throw_new_error_on_trip=False,
+            state_storage=self._storage,
         )
-        self._disabled_until: datetime | None = None
+        self._disabled_until: datetime | None = _when(remembered.get("disabled_until"))
         self._lock = threading.Lock()
+        # Requests counted against the local daily budget on one UTC day (remembered: a new process goes on counting).
+        self._day, self._day_requests = self.now().astimezone(UTC).date(), 0
+        if self._day_limiter is not None and remembered.get("day") == self._day.isoformat():
+            spent = min(int(remembered.get("day_requests") or 0), daily_limit or 0)
+            if spent > 0 and self._day_limiter.try_acquire(name, spent, blocking=False):
+                self._day_requests = spent
         self.attempts_made = 0  # network attempts that passed the rate budget (inspectable in tests)
         self._counts_lock = threading.Lock()  # the counters below are read by the heartbeat thread
         self.calls_made = 0
@@ -209,6 +294,22 @@ class ProviderGuard:
         with self._lock:
             self._disabled_until = until
         log.warning("%s: disabled until %s: %s", self.name, until.isoformat(), reason)
+        self._remember()
+
+    def _remember(self) -> None:
+        """Hand what must outlive this process to the memory (when there is one)."""
+        if self._memory is None:
+            return
+        opened, until = self._storage.opened_at, self._disabled_until
+        state = {
+            "circuit": self._storage.state,
+            "failures": self._storage.counter,
+            "opened_at": opened.isoformat() if opened else None,
+            "disabled_until": until.isoformat() if until else None,
+            "day": self._day.isoformat() if self._day_limiter is not None else None,
+            "day_requests": self._day_requests if self._day_limiter is not None else None,
+        }
+        self._memory.save(self.name, state)
 
     def state(self) -> dict[str, Any]:
         """A snapshot (JSON-ready): circuit state (closed/open/half-open), consecutive failures, disabled_until,
@@ -309,6 +410,13 @@ class ProviderGuard:
         if self._day_limiter is not None and not self._day_limiter.try_acquire(self.name, weight, blocking=False):
             until = next_utc_midnight(self.now())
             raise DailyLimitReached(f"{self.name}: local daily budget ({self.rates[-1]}) is spent", until)
+        if self._day_limiter is not None:
+            today = self.now().astimezone(UTC).date()
+            with self._lock:
+                if today != self._day:
+                    self._day, self._day_requests = today, 0
+                self._day_requests += weight
+            self._remember()
         if self._limiter is None:
             return
         wait = self.policy.rate_wait

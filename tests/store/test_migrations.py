@@ -32,6 +32,8 @@ EXPECTED_TABLES = {
     "index_definitions",
     "index_levels",
     "option_quotes",
+    "api_tokens",
+    "provider_state",
 }
 
 

@@ -14,41 +14,58 @@ import sqlalchemy as sa
 from tests.conftest import ROOT, TEST_PASSWORD
 from tests.support.server import guarded_env
 
-# The worker as `python -m ingestion worker` runs it, except that the prices job's provider chain is a test
-# double chosen by argv[1]: "synthetic" (instant), "slow" (the first request writes its pid to argv[2] and then
-# hangs for argv[3] seconds; later ones are instant), "stuck" (every request writes argv[2] and hangs), "broken"
-# (raises an unexpected error, a bug rather than a provider failure, while the file argv[2] exists).
+# The worker as `python -m ingestion worker` runs it, except that the prices job's provider chain is a test double
+# chosen by argv[1]: "synthetic" (instant), "slow" (the first request writes the worker's pid to argv[2] and its own
+# to argv[2] + ".child", then hangs for argv[3] seconds; later ones are instant), "stuck" (every request writes those
+# files and hangs), "paced" (every request takes argv[3] seconds; the first writes the child's pid to argv[2]),
+# "broken" (raises an unexpected error, a bug rather than a provider failure, while the file argv[2] exists). The
+# worker's children (ingestion/horse.py) are this script too, their subcommand after "--": the double is put in
+# place there, where the jobs run; the worker itself never loads the jobs.
 WORKER_SCRIPT = """
 import dataclasses, os, sys, time
 from pathlib import Path
-from ingestion import jobs
-from ingestion.config import load_config
-from ingestion.worker import run_worker
-from store.db import prepare_database
-from store.settings import get_settings
-from tests.support.doubles import SyntheticPrices
 
-mode, marker = sys.argv[1], Path(sys.argv[2]) if len(sys.argv) > 2 else None
-hang = float(sys.argv[3]) if len(sys.argv) > 3 else 600.0
+own, child = sys.argv[1:], None
+if "--" in own:
+    own, child = own[: own.index("--")], own[own.index("--") + 1 :]
+mode, marker = own[0], Path(own[1]) if len(own) > 1 else None
+hang = float(own[2]) if len(own) > 2 else 600.0
+
+if child is None:  # the worker
+    from ingestion.config import load_config
+    from ingestion.worker import run_worker
+    from store.db import get_engine
+    from store.settings import get_settings
+
+    command = [sys.executable, os.path.abspath(__file__), *own, "--"]
+    sys.exit(run_worker(get_engine(), get_settings(), load_config(), command=command))
+
+from ingestion import jobs
+from ingestion.__main__ import main
+from tests.support.doubles import SyntheticPrices
 
 class Double(SyntheticPrices):
     def daily_bars(self, symbols, start, end):
         if mode == "stuck" or (mode == "slow" and not marker.exists()):
-            marker.write_text(str(os.getpid()))
+            Path(str(marker) + ".child").write_text(str(os.getpid()))
+            marker.write_text(str(os.getppid()))
+            time.sleep(hang)
+        if mode == "paced":
+            if not marker.exists():
+                marker.write_text(str(os.getpid()))
             time.sleep(hang)
         return super().daily_bars(symbols, start, end)
 
 if mode == "broken":
-    from ingestion import queue
-    real_run_job = queue.run_job
+    from ingestion import tasks
+    real_run_job = tasks.run_job
     def run_job(*args, **kwargs):
         if marker.exists():
             raise RuntimeError("a bug outside the providers")
         return real_run_job(*args, **kwargs)
-    queue.run_job = run_job
+    tasks.run_job = run_job
 jobs.JOBS["prices"] = dataclasses.replace(jobs.JOBS["prices"], chain=lambda settings: [Double(name="synthetic")])
-engine = prepare_database()
-sys.exit(run_worker(engine, get_settings(), load_config()))
+sys.exit(main(child))
 """
 
 FAST_QUEUE = {
