@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     cache_ttl_seconds: int = Field(default=300, ge=0)
     # The read API (/api/v1): requests a minute per personal token (held in PostgreSQL, across processes).
     api_requests_per_minute: int = Field(default=120, ge=1, le=100_000)
+    # An answer of at least this many rows is an export: written to the audit log (who, endpoint, rows, parameters).
+    api_audit_rows: int = Field(default=5_000, ge=1)
     # N of the Index page's default universe, the top N by market cap (the equal-weight top-100 tracker we replace).
     index_size: int = Field(default=100, ge=1, le=600)
     # /healthz (dashboard/web/health.py): a background check every N s with a client-side deadline; 503 after

@@ -31,7 +31,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from dashboard.access import tokens
+from dashboard.access import audit, tokens
+from dashboard.access.client_ip import resolve_client_ip, trusted_hops
 from dashboard.web import metrics
 from store import clock
 from store.db import DatabaseUnavailable, get_engine
@@ -229,6 +230,7 @@ class Context:
     request: Request
     params: dict[str, Any]
     user: tokens.TokenUser | None
+    rows: int = 0  # rows in the answer (set by `respond`): a large one is audited as an export
 
 
 @dataclass(frozen=True)
@@ -534,7 +536,7 @@ def respond(endpoint: Endpoint, ctx: Context, result: Result) -> Response:
         data, next_cursor = _page(
             data, result.date_column, ctx.params.get("limit") or DEFAULT_LIMIT, ctx.params.get("cursor")
         )
-    meta["rows"] = len(data)
+    meta["rows"] = ctx.rows = len(data)
     meta["next_cursor"] = next_cursor and next_cursor.isoformat()
     headers = {"Cache-Control": "no-store"}
     if next_cursor is not None:
@@ -592,6 +594,26 @@ def parse_params(endpoint: Endpoint, request: Request) -> dict[str, Any]:
     return values
 
 
+def _client_ip(request: Request) -> str | None:
+    """The caller's address, trusting X-Forwarded-For as far as FORWARDED_FOR_HOPS says (as the pages do)."""
+    peer = request.client.host if request.client else None
+    return resolve_client_ip(request.headers.getlist("x-forwarded-for"), peer, trusted_hops(get_settings()))
+
+
+def _audit_export(endpoint: Endpoint, ctx: Context, media_type: str | None) -> None:
+    """A large answer is an export: who, which endpoint, how many rows, in what format, with which parameters."""
+    assert ctx.user is not None
+    details = {
+        "endpoint": PREFIX + endpoint.path,
+        "rows": ctx.rows,
+        "format": "csv" if media_type and media_type.startswith("text/csv") else "json",
+        "token_id": ctx.user.token_id,
+        "parameters": {k: _jsonable(v) for k, v in ctx.params.items() if v is not None},
+    }
+    with get_engine().begin() as conn:
+        audit.write(conn, "api_export", username=ctx.user.username, client_ip=_client_ip(ctx.request), details=details)
+
+
 def route(endpoint: Endpoint) -> Callable[[Request], Any]:
     """The Starlette handler for `endpoint`: authenticate, limit, parse, run, answer; errors as problems."""
     label = PREFIX + endpoint.path
@@ -629,6 +651,8 @@ def route(endpoint: Endpoint) -> Callable[[Request], Any]:
             result = await run_in_threadpool(endpoint.handler, ctx)
             # Building a big body takes a few tens of ms: off the event loop, which serves every page's websocket.
             response = await run_in_threadpool(respond, endpoint, ctx, result)
+            if ctx.user is not None and ctx.rows >= get_settings().api_audit_rows:
+                await run_in_threadpool(_audit_export, endpoint, ctx, response.media_type)
         except Problem as problem:
             response = problem.response(request.url.path)
         except DatabaseUnavailable as exc:

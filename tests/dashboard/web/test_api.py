@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import io
+import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 from html.parser import HTMLParser
@@ -832,3 +833,25 @@ def test_the_reference_page_escapes_its_text(client):
     assert not {"script", "img", "svg", "i"} & set(parsed.tags)
     for fragment in ("</p><script>alert(1)</script>", "<img src=x onerror=alert(1)>", "<svg onload=alert(1)>", "a & b"):
         assert fragment in "".join(parsed.text)
+
+
+def test_a_large_answer_is_audited_as_an_export_and_a_small_one_is_not(client, world, engine):
+    def exports() -> list[dict]:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("select username, details from audit_log where action = 'api_export' order by id")
+            ).all()
+        return [{"user": r.username, **r.details} for r in rows]
+
+    before = len(exports())
+    ok(client, "/prices", world.viewer, symbols="AAPL", start="2024-01-02", end="2024-01-31")  # 20 rows
+    assert len(exports()) == before
+    answer = get(client, "/prices", world.viewer, symbols="AAPL,MSFT,NVDA", format="csv", limit="50000")
+    assert answer.status_code == 200
+    rows = len(answer.text.strip().splitlines()) - 1
+    assert rows >= get_settings().api_audit_rows
+    logged = exports()[before:]
+    assert len(logged) == 1
+    entry = logged[0]
+    assert (entry["user"], entry["endpoint"], entry["rows"], entry["format"]) == ("ana", V1 + "/prices", rows, "csv")
+    assert entry["parameters"]["symbols"] == ["AAPL", "MSFT", "NVDA"] and world.viewer not in json.dumps(entry)
