@@ -21,6 +21,7 @@ __all__ = [
     "spreads",
     "yield_curves",
     "AGGREGATION_FREQUENCIES",
+    "change_unit",
     "AGGREGATION_METHODS",
     "DAILY_YEAR_AGO_TOLERANCE",
     "FREQUENCIES",
@@ -618,6 +619,16 @@ def search_catalog(catalog: pd.DataFrame, text: str | None) -> pd.DataFrame:
     for word in words:
         keep &= haystack.str.contains(re.escape(word.lower()), regex=True)
     return catalog[keep]
+
+
+def change_unit(series_id: str, units: str | None) -> str:
+    """What "one unit of change" of a series is, in words: a series in percent (FRED's "Percent", "Percent Change
+    at Annual Rate" ...) moves in percentage points, so a beta on it is "per 1 percentage point change in DGS10";
+    any other, per one of its own units ("per 1 change in DEXJPUS (Japanese Yen to One U.S. Dollar)")."""
+    text = (units or "").strip()
+    if text.lower().startswith("percent"):
+        return f"1 percentage point change in {series_id}"
+    return f"1 change in {series_id}" + (f" ({text})" if text and text.lower() != "pending" else "")
 
 
 def series_info(catalog: pd.DataFrame, series_id: str) -> dict:

@@ -5,6 +5,7 @@ import json
 import streamlit as st
 
 from dashboard.access import admin, audit, gate
+from dashboard.access.client_ip import shown_address
 from dashboard.ui.components import load_or_stop
 
 gate.require_login()
@@ -23,6 +24,8 @@ if entries.empty:
     st.info("No entries match.")
     st.stop()
 entries["details"] = entries["details"].map(lambda d: json.dumps(d, sort_keys=True) if d else "")
+# Rows written before addresses were stored in their IPv4 form still read as one.
+entries["client_ip"] = entries["client_ip"].map(shown_address)
 st.dataframe(
     entries,
     hide_index=True,

@@ -278,18 +278,23 @@ with stock_tab:
             st.warning(f"{symbol} and {series_id} have fewer than {window} days in common; try a shorter window.")
         else:
             last = valid.iloc[-1]
+            unit = macro.change_unit(series_id, macro.series_info(catalog, series_id).get("units"))
             m1, m2, m3 = st.columns(3)
             m1.metric(
                 "Correlation", f"{last['correlation']:.2f}", help=f"Last {window} days to {valid.index[-1]:%Y-%m-%d}"
             )
-            m2.metric("Beta", f"{last['beta']:.4f}", help=f"Daily return of {symbol} per unit change in {series_id}")
+            m2.metric("Beta", f"{last['beta']:.4f}", help=f"Daily return of {symbol} per {unit}")
             m3.metric("Days in common", f"{len(stats)}")
             chart, meta = st.columns([3, 1])
             with chart:
-                st.plotly_chart(macro_figures.beta_figure(stats, symbol, series_id), key="macro_beta", width="stretch")
+                figure = macro_figures.beta_figure(stats, symbol, series_id, unit)
+                st.plotly_chart(figure, key="macro_beta", width="stretch")
                 st.caption(
-                    f"Returns of {symbol} (adjusted closes) against daily changes in {series_id}, both from the "
-                    f"previous business day, over a rolling window of {window} common days."
+                    plain(
+                        f"Returns of {symbol} (adjusted closes) against daily changes in {series_id}, both from the "
+                        f"previous business day, over a rolling window of {window} common days. Beta is the daily "
+                        f"return (0.01 = 1%) per {unit}."
+                    )
                 )
             with meta:
                 show_metadata(macro.series_info(catalog, series_id))

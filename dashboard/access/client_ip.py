@@ -24,11 +24,25 @@ def trusted_hops(settings: Settings) -> int:
     return RENDER_HOPS if settings.render else 0
 
 
+def shown_address(address: str | None) -> str | None:
+    """An address as people read it: an IPv4-mapped IPv6 address (`::ffff:7f00:1`, what a dual-stack socket reports
+    for an IPv4 client) as its IPv4 form (`127.0.0.1`); anything else unchanged."""
+    if not address:
+        return address
+    try:
+        parsed = ipaddress.ip_address(str(address).strip())
+    except ValueError:
+        return address
+    mapped = getattr(parsed, "ipv4_mapped", None)
+    return str(mapped) if mapped is not None else str(parsed)
+
+
 def _valid(address: str) -> str | None:
     try:
-        return str(ipaddress.ip_address(address.strip()))
+        ipaddress.ip_address(address.strip())
     except ValueError:
         return None
+    return shown_address(address)
 
 
 def resolve_client_ip(forwarded_for: Iterable[str], peer: str | None, hops: int) -> str | None:

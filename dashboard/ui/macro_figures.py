@@ -153,8 +153,9 @@ def spread_figure(spreads: dict[str, pd.Series], recessions: pd.DataFrame | None
     return fig
 
 
-def beta_figure(stats: pd.DataFrame, stock: str, series_label: str) -> go.Figure:
-    """Rolling correlation (top) and beta (bottom) from `rolling_macro_beta`'s frame."""
+def beta_figure(stats: pd.DataFrame, stock: str, series_label: str, unit: str | None = None) -> go.Figure:
+    """Rolling correlation (top) and beta (bottom) from `rolling_macro_beta`'s frame; `unit` names what the beta is
+    per (analytics.macro.change_unit), e.g. "1 percentage point change in DGS10"."""
     for column in ("correlation", "beta"):
         if column not in stats.columns:
             raise ValueError(f"stats must have a {column!r} column")
@@ -170,6 +171,6 @@ def beta_figure(stats: pd.DataFrame, stock: str, series_label: str) -> go.Figure
     )
     fig.add_trace(go.Scatter(x=stats.index, y=stats["beta"].to_numpy(dtype="float64"), name="beta"), row=2, col=1)
     fig.update_yaxes(range=[-1, 1], row=1, col=1)
-    fig.update_yaxes(title_text="return per unit change", row=2, col=1)
+    fig.update_yaxes(title_text=f"return per {unit or 'unit change'}", row=2, col=1)
     fig.update_layout(showlegend=False, margin={"t": 40, "r": 10, "b": 10, "l": 10}, height=520)
     return fig

@@ -148,6 +148,9 @@ def test_stock_vs_macro_beta_follows_the_window(ready_app):
     np.testing.assert_allclose(
         decode(fig["data"][1]["y"])[-1], rolling_macro_beta(prices, csv_series("DGS10"), 21)["beta"].iloc[-1]
     )
+    # The unit is said: DGS10 is in percent, so the beta is per percentage point.
+    assert fig["layout"]["yaxis2"]["title"]["text"] == "return per 1 percentage point change in DGS10"
+    assert any("per 1 percentage point change in DGS10" in c.value for c in at.caption)
 
 
 # -- writes: a database of our own, so the shared sample stays read-only --------------------------------

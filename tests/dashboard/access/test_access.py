@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from streamlit.testing.v1 import AppTest
 
-from dashboard.access import auth, gate, sessions, users
+from dashboard.access import audit, auth, gate, sessions, users
 from dashboard.web import auth_routes
 from store import clock, tables
 from tests.conftest import ROOT, TEST_PASSWORD
@@ -436,3 +436,14 @@ def test_cli_accepts_a_strong_typed_password(app_db, capsys, monkeypatch):
     monkeypatch.setattr("getpass.getpass", lambda prompt="": "orbit-velvet-93-lantern")
     assert users.main(["add", "strongling", "--prompt"]) == 0
     assert auth.authenticate(app_db, "strongling", "orbit-velvet-93-lantern") is not None
+
+
+def test_the_audit_log_shows_ipv4_mapped_addresses_as_ipv4(app_db, fake_clock):
+    with app_db.begin() as conn:
+        audit.write(conn, "export", username="old-row", client_ip="::ffff:7f00:1", details={"what": "x"})
+        audit.write(conn, "export", username="v6", client_ip="2001:db8::1", details={"what": "y"})
+    at = log_in(fresh())
+    at.switch_page(page("audit_log")).run()
+    assert not at.exception
+    shown_rows = at.dataframe[0].value.set_index("username")["client_ip"]
+    assert shown_rows["old-row"] == "127.0.0.1" and shown_rows["v6"] == "2001:db8::1"

@@ -56,10 +56,23 @@ def test_lockout_rule_matches_its_definition(minutes, now):
         (["6.6.6.6"], "203.0.113.5", 0, "203.0.113.5"),
         ([], None, 0, None),
         (["2001:db8::1, 104.22.17.40"], "10.0.0.1", 2, "2001:db8::1"),
+        # A dual-stack socket reports an IPv4 client as IPv4-mapped IPv6: stored (and shown) as IPv4.
+        ([], "::ffff:7f00:1", 0, "127.0.0.1"),
+        (["::ffff:198.51.100.7, 104.22.17.40"], "10.0.0.1", 2, "198.51.100.7"),
     ],
 )
 def test_client_ip_trusts_only_what_the_proxies_appended(header, peer, hops, expected):
     assert resolve_client_ip(header, peer, hops) == expected
+
+
+def test_addresses_are_shown_as_people_read_them():
+    from dashboard.access.client_ip import shown_address
+
+    assert shown_address("::ffff:7f00:1") == "127.0.0.1"
+    assert shown_address("::FFFF:C633:6407") == "198.51.100.7"
+    assert shown_address("2001:db8::1") == "2001:db8::1"
+    assert shown_address(None) is None and shown_address("") == ""
+    assert shown_address("not-an-ip") == "not-an-ip"  # an old row is shown as stored, never an error
 
 
 def test_trusted_hops_default_to_render_layout_only_on_render():
@@ -141,3 +154,11 @@ def test_production_refuses_placeholders_defaults_and_short_passwords(values, me
 def test_xsrf_protection_stays_on():
     config = (ROOT / ".streamlit" / "config.toml").read_text()
     assert "enableXsrfProtection = true" in config
+
+
+def test_tables_have_no_unaudited_browser_export():
+    """Streamlit reads the project's config as the app does; a table's built-in CSV button would bypass the audit."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["disableDataExport"] is True

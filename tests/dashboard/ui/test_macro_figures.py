@@ -121,3 +121,17 @@ def test_beta_figure_two_panels():
     assert fig.data[1].yaxis == "y2"
     with pytest.raises(ValueError, match="beta"):
         macro_figures.beta_figure(stats[["correlation"]], "SPY", "DGS10")
+
+
+def test_the_beta_says_what_it_is_per():
+    from analytics.macro import change_unit
+
+    assert change_unit("DGS10", "Percent") == "1 percentage point change in DGS10"
+    assert change_unit("UNRATE", "Percent") == "1 percentage point change in UNRATE"
+    assert change_unit("DEXJPUS", "Japanese Yen to One U.S. Dollar") == (
+        "1 change in DEXJPUS (Japanese Yen to One U.S. Dollar)"
+    )
+    assert change_unit("NEWID", "pending") == "1 change in NEWID"
+    stats = pd.DataFrame({"correlation": [0.1], "beta": [0.01]}, index=pd.to_datetime(["2024-01-02"]))
+    fig = macro_figures.beta_figure(stats, "SPY", "DGS10", change_unit("DGS10", "Percent"))
+    assert fig.layout.yaxis2.title.text == "return per 1 percentage point change in DGS10"
