@@ -196,6 +196,10 @@ def downsample_line(series: pd.Series, n_out: int = MAX_LINE_POINTS) -> pd.Serie
     return clean.iloc[np.sort(idx)]
 
 
+_FALLBACK_LEAD = "Unadjusted prices are not available for "
+_FALLBACK_END = " Showing adjusted prices."
+
+
 def ticker_frames(
     bars: pd.DataFrame, tickers: Sequence[str], adjusted: bool, start: date, end: date, chosen: Iterable[str] = ()
 ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
@@ -220,21 +224,40 @@ def ticker_frames(
             label = {"sample": "the bundled sample dataset", "sample-sp500": "the S&P 500 demo dataset"}.get(
                 sources, sources
             )
-            notes[symbol] = (
-                f"Unadjusted prices are not available for {symbol}: {label} stores split- and dividend-adjusted "
-                "prices only. Showing adjusted prices."
-            )
+            notes[symbol] = f"{_FALLBACK_LEAD}{symbol}: {label} stores split- and dividend-adjusted prices only."
+            notes[symbol] += _FALLBACK_END
             use_adjusted = True
         full = with_indicators(display_prices(own, use_adjusted), chosen)
         frames[symbol] = full.loc[lo:hi]
     return frames, notes
 
 
-def price_basis(adjusted: bool, fallback: Iterable[str] = ()) -> str:
-    """What the prices shown are: adjusted, as traded, or as traded except where only adjusted ones exist."""
+def price_basis(adjusted: bool, fallback: Iterable[str] = (), shown: Iterable[str] = ()) -> str:
+    """What the prices shown are: adjusted, as traded, or as traded except where only adjusted ones exist (`fallback`:
+    the symbols shown adjusted all the same). When every symbol `shown` fell back, the prices are simply adjusted."""
     fallback = sorted(fallback)
     if adjusted:
         return "adjusted (splits and dividends)"
+    if fallback and set(shown) and set(shown) <= set(fallback):
+        return "adjusted (splits and dividends): the sources store adjusted prices only"
     if fallback:
         return f"unadjusted (as traded); adjusted for {', '.join(fallback)} (source stores adjusted prices only)"
     return "unadjusted (as traded)"
+
+
+def unadjusted_notice(notes: Mapping[str, str]) -> str | None:
+    """One message for every symbol whose unadjusted prices were asked for but are not stored (`ticker_frames`'
+    notes), never a box per symbol: symbols whose sources say the same are named together ("... for AAPL, MSFT and
+    NVDA: the bundled sample dataset stores ...")."""
+    if not notes:
+        return None
+    reasons: dict[str, list[str]] = {}
+    for symbol, note in sorted(notes.items()):
+        lead = f"{_FALLBACK_LEAD}{symbol}: "
+        reason = note[len(lead) :].removesuffix(_FALLBACK_END) if note.startswith(lead) else note
+        reasons.setdefault(reason, []).append(symbol)
+    sentences = []
+    for reason, symbols in reasons.items():
+        named = symbols[0] if len(symbols) == 1 else ", ".join(symbols[:-1]) + f" and {symbols[-1]}"
+        sentences.append(f"{_FALLBACK_LEAD}{named}: {reason}")
+    return " ".join(sentences) + _FALLBACK_END

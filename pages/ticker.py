@@ -79,8 +79,9 @@ view = url_state.View(tuple(tickers), preset, start, end, chart, tuple(chosen), 
 frames, notes = load_or_stop(
     "prices", lambda: loaders.ticker_frames(version, tuple(tickers), adjusted, start, end, tuple(chosen))
 )
-for note in notes.values():
-    st.info(plain(note))
+notice = market.unadjusted_notice(notes)
+if notice:
+    st.info(plain(notice))
 # Indicators and returns are computed on USD prices; only price levels follow the display currency.
 ccy = currency.selected_currency()
 usd_frames = frames
@@ -124,7 +125,7 @@ st.caption(
         f"{t}: {', '.join(loaders.sources(version, [t]))}, stored {spans.loc[t, 'first']} → {spans.loc[t, 'last']}"
         for t in tickers
     )
-    + f" · shown {start} → {end}, prices {market.price_basis(adjusted, notes)} in {currency.label(ccy)}"
+    + f" · shown {start} → {end}, prices {market.price_basis(adjusted, notes, tickers)} in {currency.label(ccy)}"
 )
 
 params = exports.export_parameters(view, start, end, info["as_of"], sources, fallback=notes)

@@ -56,7 +56,7 @@ def export_parameters(
         "range": view.range,
         "start": start.isoformat(),
         "end": end.isoformat(),
-        "prices": price_basis(view.adjusted, fallback),
+        "prices": price_basis(view.adjusted, fallback, view.tickers),
         "indicators": ",".join(view.indicators) or "none",
         "rows": "daily bars (not downsampled)",
     }

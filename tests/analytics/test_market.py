@@ -103,6 +103,11 @@ def test_unadjusted_request_on_an_adjusted_only_source_falls_back_with_a_note():
     assert market.price_basis(False, notes) == (
         "unadjusted (as traded); adjusted for AAPL (source stores adjusted prices only)"
     )
+    # Every symbol shown fell back: the prices are simply adjusted, and the caption says so without contradiction.
+    assert market.price_basis(False, notes, ["AAPL"]) == (
+        "adjusted (splits and dividends): the sources store adjusted prices only"
+    )
+    assert market.price_basis(False, notes, ["AAPL", "MSFT"]).startswith("unadjusted (as traded); adjusted for AAPL")
     assert frames["AAPL"]["close"].to_numpy() == pytest.approx(bars["adj_close"].to_numpy())
     frames, notes = market.ticker_frames(bars, ["AAPL"], False, date(2020, 1, 1), date(2020, 12, 31))
     assert notes == {} and frames["AAPL"]["close"].to_numpy() == pytest.approx(bars["close"].to_numpy())
@@ -133,3 +138,19 @@ def test_indicators_are_warm_at_the_start_of_a_range():
     shown = frames["AAPL"]
     assert shown.index[0] == pd.Timestamp("2020-10-01")
     assert not np.isnan(shown["SMA20"].iloc[0]) and not np.isnan(shown["rsi"].iloc[0])
+
+
+def test_one_notice_for_every_symbol_without_unadjusted_prices():
+    one = {"AAPL": "Unadjusted prices are not available for AAPL: x. Showing adjusted prices."}
+    assert market.unadjusted_notice({}) is None
+    assert market.unadjusted_notice(one) == one["AAPL"]
+    sample = "the bundled sample dataset stores split- and dividend-adjusted prices only."
+    demo = "the S&P 500 demo dataset stores split- and dividend-adjusted prices only."
+    several = {
+        s: f"Unadjusted prices are not available for {s}: {label} Showing adjusted prices."
+        for s, label in (("NVDA", sample), ("AAPL", sample), ("NFLX", demo), ("MSFT", sample))
+    }
+    assert market.unadjusted_notice(several) == (
+        f"Unadjusted prices are not available for AAPL, MSFT and NVDA: {sample} "
+        f"Unadjusted prices are not available for NFLX: {demo} Showing adjusted prices."
+    )

@@ -132,7 +132,17 @@ def test_unadjusted_is_refused_clearly_for_the_adjusted_only_sample(ready_app):
         "Unadjusted prices are not available for AAPL: the bundled sample dataset stores split- and "
         "dividend-adjusted prices only. Showing adjusted prices."
     ]
-    assert "prices unadjusted (as traded); adjusted for AAPL (source stores adjusted prices only)" in texts(at)
+    assert "prices adjusted (splits and dividends): the sources store adjusted prices only" in texts(at)
+
+
+def test_unadjusted_on_five_adjusted_only_tickers_says_so_once(ready_app):
+    at = open_ticker({"t": "AAPL,MSFT,NVDA,SPY,QQQ", "adj": "false"})
+    assert not at.exception
+    assert [shown(i.value) for i in at.info] == [
+        "Unadjusted prices are not available for AAPL, MSFT, NVDA, QQQ and SPY: the bundled sample dataset stores "
+        "split- and dividend-adjusted prices only. Showing adjusted prices."
+    ]
+    assert "unadjusted (as traded)" not in texts(at)
 
 
 def test_unadjusted_prices_and_split_dividend_markers_when_stored(yahoo_app):
