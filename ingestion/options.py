@@ -179,19 +179,20 @@ def write_series(series: pd.DataFrame, params: SeriesParams, path: Path) -> list
     path = Path(path)
     if path.suffix.lower() == ".xlsx":
         with pd.ExcelWriter(path, engine="openpyxl") as writer:
-            _for_export(series).to_excel(writer, sheet_name="series", index=False)
+            for_export(series).to_excel(writer, sheet_name="series", index=False)
             described = params.describe()
             pd.DataFrame({"parameter": list(described), "value": list(described.values())}).to_excel(
                 writer, sheet_name="parameters", index=False
             )
         return [path]
-    _for_export(series).to_csv(path, index=False)
+    for_export(series).to_csv(path, index=False)
     sidecar = path.with_name(path.name + ".params.json")
     sidecar.write_text(json.dumps(params.describe(), indent=2) + "\n")
     return [path, sidecar]
 
 
-def _for_export(series: pd.DataFrame) -> pd.DataFrame:
+def for_export(series: pd.DataFrame) -> pd.DataFrame:
+    """The series as files carry it: every column, dates as dates, volume and open interest as integers."""
     out = series.copy()
     for column in ("session_date", "expiration"):
         out[column] = pd.to_datetime(out[column]).dt.date

@@ -392,13 +392,19 @@ def request_run(
     return progress_id
 
 
-def cancel(progress_id: int, engine: sa.Engine | None = None) -> bool:
-    """Cancel a task that has not started yet; False when it is already running or finished."""
-    engine = engine or get_engine()
+def _queued_task(engine: sa.Engine, progress_id: int, state: str) -> Any:
+    """The task_progress row (queue_job_id, state) of `progress_id` if in `state` with a queue job, else None."""
     t = tables.task_progress
     with engine.connect() as conn:
         row = conn.execute(sa.select(t.c.queue_job_id, t.c.state).where(t.c.id == progress_id)).first()
-    if row is None or row.state != "queued" or row.queue_job_id is None:
+    return row if row is not None and row.state == state and row.queue_job_id is not None else None
+
+
+def cancel(progress_id: int, engine: sa.Engine | None = None) -> bool:
+    """Cancel a task that has not started yet; False when it is already running or finished."""
+    engine = engine or get_engine()
+    row = _queued_task(engine, progress_id, "queued")
+    if row is None:
         return False
     open_sync()
     if not app.job_manager.cancel_job_by_id(row.queue_job_id):
@@ -411,11 +417,8 @@ def stop_task(progress_id: int, *, requested_by: str | None = None, engine: sa.E
     """Ask a running task to stop; False when it is not running. Its worker sends its child SIGTERM: the job ends
     between batches and records what it did, and the task ends `cancelled` ("stopped on request: ..."); a child
     still there after WORKER_STOP_GRACE_SECONDS is killed. (A queued task is cancelled with `cancel`.)"""
-    engine = engine or get_engine()
-    t = tables.task_progress
-    with engine.connect() as conn:
-        row = conn.execute(sa.select(t.c.queue_job_id, t.c.state).where(t.c.id == progress_id)).first()
-    if row is None or row.state != "running" or row.queue_job_id is None:
+    row = _queued_task(engine or get_engine(), progress_id, "running")
+    if row is None:
         return False
     open_sync()
     if not app.job_manager.cancel_job_by_id(row.queue_job_id, abort=True):

@@ -267,13 +267,8 @@ def series_table(series: pd.DataFrame) -> pd.DataFrame:
 
 
 def series_export(series: pd.DataFrame) -> pd.DataFrame:
-    """The series as the exports carry it: every column, dates as dates, volume and open interest as integers."""
-    out = series.copy()
-    for column in ("session_date", "expiration"):
-        out[column] = pd.to_datetime(out[column]).dt.date
-    for column in ("volume", "open_interest"):
-        out[column] = pd.to_numeric(out[column], errors="coerce").round().astype("Int64")
-    return out
+    """The series as the exports carry it (the options-series command's rule: ingestion.options.for_export)."""
+    return chains.for_export(series)
 
 
 def export_parameters(params: SeriesParams, sources: str) -> dict[str, str]:

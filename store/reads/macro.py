@@ -71,12 +71,16 @@ def observations(conn: sa.Connection, series_id: str, start: date | None = None,
     return pd.Series(values, index=index, name=series_id, dtype="float64")
 
 
-def wide_observations(conn: sa.Connection, series_ids: Sequence[str], start: date | None = None) -> pd.DataFrame:
+def wide_observations(
+    conn: sa.Connection, series_ids: Sequence[str], start: date | None = None, end: date | None = None
+) -> pd.DataFrame:
     """Several series as columns by date (in the order given, stored ones only); NaN where one has no value."""
     obs = tables.macro_observations
     query = sa.select(obs.c.date, obs.c.series_id, obs.c.value).where(obs.c.series_id.in_(list(series_ids)))
     if start is not None:
         query = query.where(obs.c.date >= start)
+    if end is not None:
+        query = query.where(obs.c.date <= end)
     long = pd.read_sql(query.order_by(obs.c.date), conn)
     if long.empty:
         return pd.DataFrame(index=pd.DatetimeIndex([], name="date"))

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from store import tables
 from store.identifiers import SYMBOL
 from store.reads import bulk
+from store.reads import macro as macro_reads
 from store.reads.market import check_dates
 
 TREASURY_SERIES = ("DGS1MO", "DGS3MO", "DGS6MO", "DGS1", "DGS2")  # the short end a chain's rates come from
@@ -133,19 +134,7 @@ def chains(
 
 def treasury_yields(conn: sa.Connection, end: date | None = None) -> pd.DataFrame:
     """Stored short-end Treasury yields in percent (DatetimeIndex x the TREASURY_SERIES stored), up to `end`."""
-    obs = tables.macro_observations
-    query = sa.select(obs.c.date, obs.c.series_id, obs.c.value).where(
-        obs.c.series_id.in_(TREASURY_SERIES), obs.c.value.is_not(None)
-    )
-    if end is not None:
-        query = query.where(obs.c.date <= end)
-    long = pd.read_sql(query.order_by(obs.c.date), conn)
-    if long.empty:
-        return pd.DataFrame(index=pd.DatetimeIndex([], name="date"))
-    wide = long.pivot(index="date", columns="series_id", values="value").astype("float64")
-    wide.index = pd.DatetimeIndex(pd.to_datetime(wide.index), name="date")
-    wide.columns.name = None
-    return wide[[s for s in TREASURY_SERIES if s in wide.columns]]
+    return macro_reads.wide_observations(conn, TREASURY_SERIES, end=end)
 
 
 def dividends(conn: sa.Connection, symbol: str, end: date | None = None) -> pd.Series:
