@@ -268,6 +268,62 @@ def request_index_levels(definition_ids: list[int] | None = None) -> int | None:
         return None
 
 
+# -- alerts -------------------------------------------------------------------------------------------------
+
+
+@app.task(name="alerts.evaluate", queue=INGESTION_QUEUE, lock="alerts.evaluate", retry=RETRY, pass_context=True)
+async def evaluate_alerts(context: JobContext, kinds: list[str] | None = None) -> Any:
+    """Evaluate the enabled alert rules on the stored data (alerts.evaluate) and send what fired at once."""
+    return await _in_child(context, "alerts.evaluate", {"kinds": kinds})
+
+
+def _rules_enabled(engine: sa.Engine, kinds: list[str] | None) -> bool:
+    r = tables.alert_rules
+    where = [r.c.enabled] + ([r.c.kind.in_(kinds)] if kinds else [])
+    with engine.connect() as conn:
+        return bool(conn.execute(sa.select(sa.exists().where(*where))).scalar_one())
+
+
+def request_alert_evaluation(kinds: list[str] | None = None, engine: sa.Engine | None = None) -> int | None:
+    """Queue an evaluation of the enabled rules (of `kinds`), unless none exists or one is already waiting (it will
+    see the new data: a rule evaluates every observation after its watermark). Returns the queue job id or None."""
+    if not _rules_enabled(engine or get_engine(), kinds):
+        return None
+    open_sync()
+    lock = "alerts.evaluate." + (",".join(sorted(kinds)) if kinds else "all")
+    try:
+        wanted: Any = sorted(kinds) if kinds else None
+        return evaluate_alerts.configure(queueing_lock=lock).defer(kinds=wanted)
+    except AlreadyEnqueued:
+        return None
+
+
+@app.periodic(cron="*/5 * * * *", periodic_id="alerts_data")
+@app.task(name="schedule.alerts_data", queue=SCHEDULE_QUEUE, queueing_lock="schedule.alerts_data")
+async def alerts_data(timestamp: int) -> int | None:
+    """Every 5 minutes: the data rules (a dataset older than its limit fires without any new run)."""
+    return await asyncio.to_thread(request_alert_evaluation, ["data"])
+
+
+async def _deliveries(engine: sa.Engine, poll_seconds: float) -> None:
+    """The worker's sender: the due alert deliveries, each second (alerts.outbox; not a queued job, so a long
+    ingestion run never holds an alert back). Retries come due on their schedule; a failed pass tries again."""
+    from alerts import outbox  # urllib3 and standardwebhooks, no pandas
+
+    while True:
+        try:
+            outcome = await asyncio.to_thread(outbox.deliver_due, engine)
+            if outcome.attempted:
+                log.info(
+                    "alert deliveries: %d sent, %d delivered, %d to retry, %d failed",
+                    outcome.attempted, outcome.delivered, outcome.retrying, outcome.failed,
+                )  # fmt: skip
+                continue  # more may be due
+        except Exception as exc:  # noqa: BLE001 - the next pass tries again
+            log.warning("alert delivery pass failed: %s", first_line(exc))
+        await asyncio.sleep(poll_seconds)
+
+
 # -- bundled datasets ---------------------------------------------------------------------------------------
 
 # Bundled datasets a page may queue (the 35-ticker sample loads at first start): queued job name -> load-sample dataset.
@@ -739,12 +795,14 @@ async def _work(engine: sa.Engine, settings: Settings, config: IngestionConfig, 
             await asyncio.sleep(settings.worker_heartbeat_seconds)
 
     beats = asyncio.create_task(side(), name="heartbeat")
+    sender = asyncio.create_task(_deliveries(engine, settings.alert_poll_seconds), name="alert deliveries")
     stopping = asyncio.create_task(_stop_requested(), name="stop requested")
     log.info("worker %s started on queues %s", _state.worker_id, ", ".join(QUEUES))
     await asyncio.wait([worker, stopping], return_when=asyncio.FIRST_COMPLETED)
     done, _ = await asyncio.wait([worker], timeout=settings.worker_stop_grace_seconds + 2)
     stopping.cancel()
     beats.cancel()
+    sender.cancel()
     for refresh in list(refreshing):
         refresh.cancel()
     if worker.done() and not worker.cancelled() and worker.exception() is not None:

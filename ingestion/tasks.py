@@ -22,7 +22,7 @@ from ingestion.config import load_config
 from ingestion.jobs import JOBS, JobRequest, run_job
 from ingestion.provider_state import DatabaseGuardMemory, record_worker_providers
 from ingestion.providers import registry
-from ingestion.queue import TaskProgress, new_progress, request_index_levels, update
+from ingestion.queue import TaskProgress, new_progress, request_alert_evaluation, request_index_levels, update
 from store.db import get_engine
 from store.errors import first_line
 from store.logs import log_context
@@ -48,6 +48,8 @@ def run_task(
     try:
         if task == "derive.index_levels":
             return index_levels(engine, **params)
+        if task == "alerts.evaluate":
+            return evaluate_alerts(engine, **params)
         job = task.removeprefix("ingest.")
         if task.startswith("ingest.") and job in queue.SAMPLE_LOADS:
             return load_bundled(engine, job, queue.SAMPLE_LOADS[job], queue_job_id, **params)
@@ -117,6 +119,8 @@ def _run(
     log.info("%s: %s", job, summary)
     if job in PRICE_JOBS and result.rows_written:
         request_index_levels()  # new prices: the saved indices' stored levels follow
+    if result.rows_written or result.status != "success":
+        request_alert_evaluation()  # new data, or a failed run (data rules), for the alert rules
     return {"status": result.status, "run_id": result.run_id, "rows_written": result.rows_written}
 
 
@@ -130,6 +134,23 @@ def index_levels(engine: sa.Engine, definition_ids: list[int] | None = None) -> 
     outcome = indices.refresh_levels(engine, definition_ids)
     log.info("index levels: %d computed, %d failed", len(outcome.computed), len(outcome.failed))
     return {"computed": outcome.computed, "failed": outcome.failed}
+
+
+def evaluate_alerts(engine: sa.Engine, kinds: list[str] | None = None) -> dict[str, Any]:
+    """Evaluate the alert rules (alerts.evaluate) and make the first delivery attempt of what fired right away."""
+    from alerts.evaluate import evaluate
+    from alerts.outbox import deliver_due
+
+    outcome = evaluate(engine, kinds=kinds)
+    log.info("alerts: %s", outcome.summary())
+    sent = deliver_due(engine, delivery_ids=outcome.delivery_ids) if outcome.delivery_ids else None
+    return {
+        "evaluated": outcome.evaluated,
+        "fired": outcome.fired,
+        "deliveries": len(outcome.delivery_ids),
+        "delivered": sent.delivered if sent else 0,
+        "errors": len(outcome.errors),
+    }
 
 
 # -- bundled datasets ---------------------------------------------------------------------------------------

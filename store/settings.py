@@ -162,6 +162,26 @@ class Settings(BaseSettings):
     # Keyless FRED fallback (public graph CSV): observations only, no series metadata.
     fred_graph_enabled: bool = True
     fred_graph_base_url: str = "https://fred.stlouisfed.org"
+    # Alerts (alerts/): outbound webhooks and Slack only to public addresses, except the hosts listed here
+    # (comma-separated names or IPs, e.g. "127.0.0.1" in tests or an internal receiver you trust).
+    alert_webhook_allowed_hosts: str = ""
+    # A failed delivery is tried again after these waits in seconds (the Standard Webhooks schedule: immediately,
+    # 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), each with up to 10% jitter; then it is marked failed.
+    alert_retry_schedule: str = "0,5,300,1800,7200,18000,36000,36000"
+    alert_timeout_seconds: float = Field(default=15.0, gt=0, le=60)
+    # How often a worker looks for due alert deliveries.
+    alert_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # After a webhook secret is rotated, the previous one still signs (both signatures are sent) for this long.
+    alert_secret_grace_hours: float = Field(default=24.0, ge=0)
+    # Links in alert messages point here (e.g. https://desk.example.com); empty: relative links.
+    app_base_url: str = ""
+    # The email channel: an SMTP server (STARTTLS on by default; credentials when the server asks for them).
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = "alerts@localhost"
 
     @field_validator("app_env", mode="before")
     @classmethod
@@ -183,6 +203,25 @@ class Settings(BaseSettings):
         if not raw.startswith("postgresql+"):
             raise ValueError("DATABASE_URL must start with postgres:// or postgresql://")
         return raw
+
+    @property
+    def alert_allowed_hosts(self) -> tuple[str, ...]:
+        return tuple(h.strip().lower() for h in self.alert_webhook_allowed_hosts.split(",") if h.strip())
+
+    @property
+    def alert_retry_waits(self) -> tuple[float, ...]:
+        return tuple(float(w) for w in self.alert_retry_schedule.split(",") if w.strip())
+
+    @field_validator("alert_retry_schedule")
+    @classmethod
+    def _check_retry_schedule(cls, value: str) -> str:
+        try:
+            waits = [float(w) for w in value.split(",") if w.strip()]
+        except ValueError:
+            raise ValueError("must be comma-separated seconds, e.g. 0,5,300") from None
+        if not waits or any(w < 0 for w in waits):
+            raise ValueError("must list at least one wait, none negative")
+        return value
 
     @property
     def is_production(self) -> bool:
@@ -229,6 +268,7 @@ def secret_values(settings: Settings) -> list[str]:
             settings.alphavantage_api_key,
             settings.fred_api_key,
             settings.metrics_token,
+            settings.smtp_password,
         )
         if s is not None
     ]

@@ -419,3 +419,119 @@ provider_state = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
     sa.CheckConstraint("circuit in ('closed', 'open', 'half-open')", name="circuit"),
 )
+
+# -- alerts (alerts/) -------------------------------------------------------------------------------------
+# A user's channels (where alerts go) and rules (what fires); each firing is one event (unique per rule and
+# observation: the database, not only the code, refuses a second event for the same observation), with one
+# delivery per channel written in the same transaction (the outbox); every send is an attempt row.
+ALERT_CHANNEL_KINDS = ("webhook", "slack", "email")
+ALERT_RULE_KINDS = ("price", "macro", "data")
+ALERT_MODES = ("once", "once-per-bar", "every-time")
+ALERT_DELIVERY_STATES = ("pending", "delivered", "failed", "cancelled")
+
+alert_channels = sa.Table(
+    "alert_channels",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("label", sa.String(64), nullable=False),
+    sa.Column("target", sa.Text, nullable=False),  # the URL, or the email address
+    sa.Column("secret", sa.Text),  # webhook: the whsec_ signing secret (shown once, never listed)
+    sa.Column("previous_secret", sa.Text),  # after a rotation, also signs until previous_secret_until
+    sa.Column("previous_secret_until", sa.DateTime(timezone=True)),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("disabled_reason", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.CheckConstraint("kind in ('webhook', 'slack', 'email')", name="kind"),
+    sa.Index("ix_alert_channels_user", "user_id"),
+)
+
+alert_rules = sa.Table(
+    "alert_rules",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("target", sa.String(64), nullable=False),  # symbol, series id or spread, dataset/job/provider or *
+    sa.Column("condition", sa.Text, nullable=False),  # the canonical text of alerts.rules.Condition
+    sa.Column("mode", sa.String(16), nullable=False, server_default="once-per-bar"),
+    sa.Column("cooldown_seconds", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("expires_at", sa.DateTime(timezone=True)),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("note", sa.String(200)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    # Bookkeeping, written with the events in one transaction: the last observation evaluated (nothing at or
+    # before it is evaluated again), the bar (New York date) and time of the last firing.
+    sa.Column("watermark", sa.DateTime(timezone=True)),
+    sa.Column("last_bar", sa.Date),
+    sa.Column("last_fired_at", sa.DateTime(timezone=True)),
+    sa.Column("fired_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("evaluated_at", sa.DateTime(timezone=True)),
+    sa.CheckConstraint("kind in ('price', 'macro', 'data')", name="kind"),
+    sa.CheckConstraint("mode in ('once', 'once-per-bar', 'every-time')", name="mode"),
+    sa.CheckConstraint("cooldown_seconds >= 0", name="cooldown"),
+    sa.Index("ix_alert_rules_target", "kind", "target"),
+    sa.Index("ix_alert_rules_user", "user_id"),
+)
+
+alert_rule_channels = sa.Table(
+    "alert_rule_channels",
+    metadata,
+    sa.Column("rule_id", sa.BigInteger, sa.ForeignKey("alert_rules.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("channel_id", sa.BigInteger, sa.ForeignKey("alert_channels.id", ondelete="CASCADE"), primary_key=True),
+)
+
+alert_events = sa.Table(
+    "alert_events",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("rule_id", sa.BigInteger, sa.ForeignKey("alert_rules.id", ondelete="SET NULL")),  # NULL: a test send
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("target", sa.String(64), nullable=False),
+    sa.Column("condition", sa.Text, nullable=False),
+    sa.Column("observed_at", sa.DateTime(timezone=True), nullable=False),  # the observation that fired
+    sa.Column("value", sa.Float(53)),
+    sa.Column("threshold", sa.Float(53)),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("payload", JSONB, nullable=False),  # the body every channel sends
+    sa.Column("fired_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.UniqueConstraint("rule_id", "observed_at", name="uq_alert_events_rule_observation"),
+    sa.Index("ix_alert_events_fired", "fired_at"),
+    sa.Index("ix_alert_events_user", "user_id"),
+)
+
+alert_deliveries = sa.Table(
+    "alert_deliveries",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("event_id", sa.BigInteger, sa.ForeignKey("alert_events.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("channel_id", sa.BigInteger, sa.ForeignKey("alert_channels.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("webhook_id", sa.String(64), nullable=False, unique=True),  # the idempotency key, same on retries
+    sa.Column("state", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("claimed_until", sa.DateTime(timezone=True)),  # a sender holds it until then (a killed one lets go)
+    sa.Column("last_status", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    sa.Column("delivered_at", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.CheckConstraint("state in ('pending', 'delivered', 'failed', 'cancelled')", name="state"),
+    sa.UniqueConstraint("event_id", "channel_id", name="uq_alert_deliveries_event_channel"),
+    sa.Index("ix_alert_deliveries_due", "next_attempt_at", postgresql_where=sa.text("state = 'pending'")),
+)
+
+alert_attempts = sa.Table(
+    "alert_attempts",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("delivery_id", sa.BigInteger, sa.ForeignKey("alert_deliveries.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("attempted_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("status", sa.Integer),
+    sa.Column("latency_ms", sa.Float(53)),
+    sa.Column("error", sa.Text),
+    sa.Index("ix_alert_attempts_delivery", "delivery_id"),
+)

@@ -101,3 +101,9 @@ def test_reads_work_on_a_plain_connection(sample_database_url):
         assert list(wide.columns) == ["AAPL", "SPY"] and len(wide) == 21
         assert macro.observations(conn, "DGS10", date(2024, 1, 2), date(2024, 1, 2)).tolist() == [3.95]
     engine.dispose()
+
+
+def test_no_page_file_shadows_a_package():
+    """A page runs with pages/ first on sys.path: pages/alerts.py would be what `import alerts` finds."""
+    packages = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()}
+    assert not {p.stem for p in PAGES} & packages

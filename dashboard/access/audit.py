@@ -32,6 +32,12 @@ ACTIONS = (
     "api_token_created",
     "api_token_revoked",
     "api_export",
+    "alert_channel_added",
+    "alert_channel_changed",
+    "alert_secret_rotated",
+    "alert_rule_saved",
+    "alert_rule_changed",
+    "alert_resent",
 )
 
 

@@ -27,6 +27,8 @@ PAGES = [
     ("../../pages/backtest.py", "Backtest", ":material/science:", "backtest", ALL_ROLES),
     ("../../pages/options.py", "Options", ":material/ssid_chart:", "options", ALL_ROLES),
     ("../../pages/macro.py", "Macro", ":material/public:", "macro", ALL_ROLES),
+    ("../../pages/alert_rules.py", "Alerts", ":material/notifications:", "alerts", ALL_ROLES),
+    ("../../pages/alert_history.py", "Alert history", ":material/history:", "alert-history", ALL_ROLES),
     ("../../pages/data_health.py", "Data health", ":material/database:", "data-health", ALL_ROLES),
     ("../../pages/api_tokens.py", "API tokens", ":material/key:", "api-tokens", ALL_ROLES),
     ("../../pages/admin_users.py", "Users", ":material/group:", "admin-users", frozenset({"admin"})),

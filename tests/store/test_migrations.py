@@ -34,6 +34,12 @@ EXPECTED_TABLES = {
     "option_quotes",
     "api_tokens",
     "provider_state",
+    "alert_channels",
+    "alert_rules",
+    "alert_rule_channels",
+    "alert_events",
+    "alert_deliveries",
+    "alert_attempts",
 }
 
 
