@@ -10,7 +10,7 @@ import streamlit as st
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from dashboard.web import api, auth_routes, health, metrics, startup
+from dashboard.web import api, auth_routes, health, metrics, shared_downloads, startup
 from dashboard.web.security import SecurityMiddleware
 from ingestion import supervisor
 from store.db import get_engine
@@ -58,5 +58,6 @@ app = st.App(
         *api.routes,  # the read API under /api/v1
     ],
     lifespan=lifespan,
-    middleware=[Middleware(SecurityMiddleware)],
+    # Outermost first: the session check, then the shared copy of a download another instance built.
+    middleware=[Middleware(SecurityMiddleware), Middleware(shared_downloads.SharedDownloadsMiddleware)],
 )

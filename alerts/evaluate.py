@@ -17,6 +17,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -251,6 +252,12 @@ def _number(value: float | None) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
+@lru_cache(maxsize=8192)
+def _parsed(kind: str, text: str) -> rules.Condition:
+    """A stored condition, parsed (many rules share a text; a Condition is immutable)."""
+    return rules.parse(kind, text)
+
+
 def _rules(conn: sa.Connection, now: datetime, kinds: list[str] | None, rule_ids: list[int] | None) -> list[Any]:
     r = tables.alert_rules
     query = (
@@ -310,7 +317,7 @@ def evaluate(
         conditions: dict[int, rules.Condition] = {}
         for row in rows:
             try:
-                conditions[row.id] = rules.parse(row.kind, row.condition)
+                conditions[row.id] = _parsed(row.kind, row.condition)
             except rules.RuleError as exc:
                 outcome.errors[row.id] = str(exc)
         data = Data(conn, rows, conditions, now)
@@ -364,11 +371,11 @@ def _write(
             }
             for row, hit, at in firings
         ]
-        inserted = conn.execute(
+        inserted = conn.execute(  # executemany with RETURNING: batched, and its statement compiled once per process
             pg_insert(e)
-            .values(values)
             .on_conflict_do_nothing(constraint="uq_alert_events_rule_observation")
-            .returning(e.c.id, e.c.rule_id)
+            .returning(e.c.id, e.c.rule_id),
+            values,
         ).all()
         ids = [r.id for r in inserted]
         if ids:
@@ -384,7 +391,7 @@ def _write(
                 for ch in channels.get(ev.rule_id, [])
             ]
             if rows:
-                outcome.delivery_ids = list(conn.execute(pg_insert(d).values(rows).returning(d.c.id)).scalars())
+                outcome.delivery_ids = list(conn.execute(pg_insert(d).returning(d.c.id), rows).scalars())
         outcome.event_ids, outcome.fired = ids, len(ids)
     if book:
         conn.execute(

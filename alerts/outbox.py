@@ -162,8 +162,8 @@ def deliver_due(
         sent = list(
             zip(sendable, pool.map(lambda r: (send(r, settings, clock.now()), clock.now()), sendable), strict=True)
         )
-    for row, (result, finished) in sent:
-        state = record(engine, row, result, finished, settings)
+    states = record(engine, [(row, result, finished) for row, (result, finished) in sent], settings)
+    for (row, (result, _)), state in zip(sent, states, strict=True):
         outcome.attempted += 1
         outcome.results[row.id] = result
         setattr(outcome, state, getattr(outcome, state) + 1)
@@ -180,39 +180,74 @@ def _next_wait(attempts: int, result: SendResult, waits: tuple[float, ...]) -> t
     return timedelta(seconds=wait)
 
 
-def record(engine: sa.Engine, row: Any, result: SendResult, now: datetime, settings: Settings) -> str:
-    """Write the attempt and the delivery's next state; returns "delivered", "retrying" or "failed"."""
-    d, a, c = tables.alert_deliveries, tables.alert_attempts, tables.alert_channels
-    attempts = row.attempts + 1
-    values: dict[str, Any] = {"attempts": attempts, "claimed_until": None, "last_status": result.status}
-    values["last_error"] = result.error
+def _next_state(row: Any, result: SendResult, now: datetime, settings: Settings) -> tuple[str, dict[str, Any]]:
+    """A delivery's next state after an attempt ("delivered", "retrying" or "failed") and its new values."""
+    values: dict[str, Any] = {"id": row.id, "attempts": row.attempts + 1, "status": result.status}
+    values.update(error=result.error, delivered_at=None, next_at=None)
     if result.ok:
         values.update(state="delivered", delivered_at=now)
-        state = "delivered"
-    elif result.gone:
-        values.update(state="failed", last_error=f"{result.status} Gone: the endpoint asked to be disabled")
-        state = "failed"
-    else:
-        wait = _next_wait(attempts, result, settings.alert_retry_waits)
-        permanent = result.status is None and (result.error or "").startswith("email is not configured")
-        if wait is None or permanent:
-            values["state"] = "failed"
-            state = "failed"
-        else:
-            values["next_attempt_at"] = now + wait
-            state = "retrying"
+        return "delivered", values
+    if result.gone:
+        values.update(state="failed", error=f"{result.status} Gone: the endpoint asked to be disabled")
+        return "failed", values
+    wait = _next_wait(row.attempts + 1, result, settings.alert_retry_waits)
+    permanent = result.status is None and (result.error or "").startswith("email is not configured")
+    if wait is None or permanent:
+        values["state"] = "failed"
+        return "failed", values
+    values.update(state="pending", next_at=now + wait)
+    return "retrying", values
+
+
+_RECORD = sa.text(
+    """
+    update alert_deliveries d set
+        state = v.state, attempts = v.attempts, claimed_until = null, last_status = v.status, last_error = v.error,
+        delivered_at = v.delivered_at, next_attempt_at = coalesce(v.next_at, d.next_attempt_at)
+    from unnest(cast(:ids as bigint[]), cast(:states as text[]), cast(:attempts as int[]), cast(:statuses as int[]),
+                cast(:errors as text[]), cast(:delivered as timestamptz[]), cast(:next as timestamptz[]))
+         as v(id, state, attempts, status, error, delivered_at, next_at)
+    where d.id = v.id
+    """
+)
+
+
+def record(engine: sa.Engine, sent: list[tuple[Any, SendResult, datetime]], settings: Settings) -> list[str]:
+    """Write the attempts and the deliveries' next states in one transaction; returns each one's outcome."""
+    d, a, c = tables.alert_deliveries, tables.alert_attempts, tables.alert_channels
+    if not sent:
+        return []
+    decided = [_next_state(row, result, now, settings) for row, result, now in sent]
+    rows = [values for _, values in decided]
     with engine.begin() as conn:
         conn.execute(
-            a.insert().values(
-                delivery_id=row.id,
-                attempted_at=now,
-                status=result.status,
-                latency_ms=result.latency_ms,
-                error=result.error,
-            )
+            a.insert(),
+            [
+                {
+                    "delivery_id": row.id,
+                    "attempted_at": now,
+                    "status": r.status,
+                    "latency_ms": r.latency_ms,
+                    "error": r.error,
+                }
+                for row, r, now in sent
+            ],
         )
-        conn.execute(d.update().where(d.c.id == row.id).values(**values))
-        if result.gone:
+        conn.execute(
+            _RECORD,
+            {
+                "ids": [v["id"] for v in rows],
+                "states": [v["state"] for v in rows],
+                "attempts": [v["attempts"] for v in rows],
+                "statuses": [v["status"] for v in rows],
+                "errors": [v["error"] for v in rows],
+                "delivered": [v["delivered_at"] for v in rows],
+                "next": [v["next_at"] for v in rows],
+            },
+        )
+        for row, result, now in sent:
+            if not result.gone:
+                continue
             reason = f"disabled after {result.status} Gone from its endpoint on {now:%Y-%m-%d %H:%M} UTC"
             conn.execute(c.update().where(c.c.id == row.channel_id).values(enabled=False, disabled_reason=reason))
             conn.execute(
@@ -220,11 +255,16 @@ def record(engine: sa.Engine, row: Any, result: SendResult, now: datetime, setti
                 .where(d.c.channel_id == row.channel_id, d.c.state == "pending", d.c.id != row.id)
                 .values(state="cancelled", last_error="the channel was disabled (410 Gone)", claimed_until=None)
             )
-    if state != "delivered":
-        log.warning(
-            "alert delivery %s (%s) attempt %d: %s", row.id, row.webhook_id, attempts, result.error or result.status
-        )
-    return state
+    for (row, result, _), (state, values) in zip(sent, decided, strict=True):
+        if state != "delivered":
+            log.warning(
+                "alert delivery %s (%s) attempt %d: %s",
+                row.id,
+                row.webhook_id,
+                values["attempts"],
+                result.error or result.status,
+            )
+    return [state for state, _ in decided]
 
 
 def _cancel(engine: sa.Engine, delivery_id: int, reason: str) -> None:

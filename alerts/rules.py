@@ -479,7 +479,8 @@ def hits_many(conds: list[Condition], series: pd.Series, after: pd.Timestamp | N
         raise ValueError("hits_many takes conditions that differ only in their level")
     first = conds[0]
     if (isinstance(series, pd.Series) and series.empty) or first.op not in LEVEL_OPS:
-        return [hits(c, series, after) for c in conds]
+        once: dict[Condition, list[Hit]] = {}  # identical conditions (an SMA, a 52-week high): evaluated once
+        return [once[c] if c in once else once.setdefault(c, hits(c, series, after)) for c in conds]
     prepared = _prepare(first, series)
     tail = np.flatnonzero(_after_mask(prepared.index, after))
     return [_as_hits(prepared.index, _level_hits(c, prepared, tail)) for c in conds]

@@ -13,6 +13,8 @@ __all__ = [
     "UnknownSeries",
     "search_catalog",
     "series_info",
+    "clamp_date",
+    "stored_span",
     "CHART_LOOKBACK",
     "chart_series",
     "frequency_code",
@@ -382,21 +384,23 @@ def yield_curve_snapshot(yields: pd.DataFrame, as_of: object, *, max_age: pd.Tim
     return out.rename(when)
 
 
-def spread_inversions(spread: pd.Series) -> pd.DataFrame:
+def spread_inversions(spread: pd.Series, min_sessions: int = 1) -> pd.DataFrame:
     """Return contiguous runs where ``spread < 0`` as rows of start, end, n_obs, min_spread.
 
     Missing observations (NaN or absent dates, e.g. holidays) are skipped, so
     they neither start nor break a run; a zero spread is not an inversion.
     ``start``/``end`` are the first/last observation dates inside the run (a
-    run still open at the last observation ends there).  Sorted by start;
-    empty frame (same columns) when the spread never goes negative.
+    run still open at the last observation ends there).  Runs of fewer than
+    ``min_sessions`` observations (a one-day blip) are left out; they do not
+    join their neighbours either.  Sorted by start; empty frame (same columns)
+    when no run is long enough.  ``min_sessions`` must be an int >= 1.
     """
+    if isinstance(min_sessions, bool) or not isinstance(min_sessions, numbers.Integral) or min_sessions < 1:
+        raise ValueError(f"min_sessions must be an integer >= 1; got {min_sessions!r}")
     s = _prepare(spread, "spread").dropna()
     negative = s < 0
-    columns = ["start", "end", "n_obs", "min_spread"]
     if not negative.any():
-        dtypes = (s.index.dtype, s.index.dtype, "int64", "float64")
-        return pd.DataFrame({c: pd.Series(dtype=d) for c, d in zip(columns, dtypes, strict=True)})
+        return _no_inversions(s.index.dtype)
     run_id = (negative != negative.shift()).cumsum()[negative]
     dates = pd.Series(s.index[negative.to_numpy()], index=run_id.index)
     grouped_dates = dates.groupby(run_id.to_numpy())
@@ -408,7 +412,16 @@ def spread_inversions(spread: pd.Series) -> pd.DataFrame:
             "min_spread": s[negative].groupby(run_id.to_numpy()).min(),
         }
     )
+    out = out[out["n_obs"] >= min_sessions]
+    if out.empty:
+        return _no_inversions(s.index.dtype)
     return out.reset_index(drop=True)
+
+
+def _no_inversions(dtype: object) -> pd.DataFrame:
+    columns = ["start", "end", "n_obs", "min_spread"]
+    dtypes = (dtype, dtype, "int64", "float64")
+    return pd.DataFrame({c: pd.Series(dtype=d) for c, d in zip(columns, dtypes, strict=True)})
 
 
 def rolling_macro_beta(stock_prices: pd.Series, macro_levels: pd.Series, window: int = 63) -> pd.DataFrame:
@@ -567,11 +580,12 @@ def spreads(stored: pd.Series, frame: pd.DataFrame) -> dict[str, pd.Series]:
     return out
 
 
-def inversion_table(spread_by_name: dict[str, pd.Series]) -> pd.DataFrame:
-    """Every inversion run (spread < 0) of each spread, newest first, with its length in observations."""
+def inversion_table(spread_by_name: dict[str, pd.Series], min_sessions: int = 1) -> pd.DataFrame:
+    """Every inversion run (spread < 0 for at least `min_sessions` observations) of each spread, newest first,
+    with its length in observations."""
     parts = []
     for name, spread in spread_by_name.items():
-        runs = spread_inversions(spread)
+        runs = spread_inversions(spread, min_sessions)
         if not runs.empty:
             parts.append(runs.assign(spread=name))
     if not parts:
@@ -637,3 +651,18 @@ def series_info(catalog: pd.DataFrame, series_id: str) -> dict:
     if rows.empty:
         raise UnknownSeries(f"Unknown series id {series_id!r}: it is not in the macro universe.")
     return rows.iloc[0].to_dict()
+
+
+def stored_span(catalog: pd.DataFrame, series_ids: list[str] | None = None) -> tuple[date, date] | None:
+    """The first and last stored observation dates of `series_ids` (every series when None), as a date input's
+    bounds; None when none of them has an observation yet."""
+    rows = catalog if series_ids is None else catalog[catalog["series_id"].isin(series_ids)]
+    first, last = pd.to_datetime(rows["first_date"]).min(), pd.to_datetime(rows["last_date"]).max()
+    if pd.isna(first) or pd.isna(last):
+        return None
+    return first.date(), last.date()
+
+
+def clamp_date(value: date, bounds: tuple[date, date]) -> date:
+    """`value` moved inside `bounds` (a default date must lie within a date input's min and max)."""
+    return min(max(value, bounds[0]), bounds[1])

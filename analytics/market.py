@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -261,3 +262,118 @@ def unadjusted_notice(notes: Mapping[str, str]) -> str | None:
         named = symbols[0] if len(symbols) == 1 else ", ".join(symbols[:-1]) + f" and {symbols[-1]}"
         sentences.append(f"{_FALLBACK_LEAD}{named}: {reason}")
     return " ".join(sentences) + _FALLBACK_END
+
+
+# -- the quote header (Ticker page) ---------------------------------------------------------------------------
+
+# Average volume over about three months of sessions (Yahoo's "Avg. Volume" is the 3-month daily average).
+AVERAGE_VOLUME_SESSIONS = 63
+
+
+@dataclass(frozen=True)
+class Quote:
+    """The latest stored bar of one symbol in figures: what a quote header shows (prices as `prices` holds them)."""
+
+    as_of: date  # the last bar's date
+    last: float  # its close
+    previous: float | None  # the close of the bar before
+    change: float | None  # last - previous
+    change_pct: float | None  # change / previous, a fraction
+    day_low: float | None  # the last bar's low and high (None where only closes are stored)
+    day_high: float | None
+    low_52w: float  # the lowest low and highest high of the 52 weeks to as_of (closes where no low/high)
+    high_52w: float
+    position_52w: float | None  # where `last` sits in that range: 0 at the low, 1 at the high
+    average_volume: float | None  # mean daily volume of the last AVERAGE_VOLUME_SESSIONS sessions with one
+    volume_sessions: int  # how many sessions that mean is over (fewer when the history is short)
+
+
+def range_position(value: float, low: float, high: float) -> float | None:
+    """Where `value` sits in [low, high]: 0 at the low, 1 at the high; None for an empty range (high == low)."""
+    if not np.isfinite([value, low, high]).all() or high <= low:
+        return None
+    return float((value - low) / (high - low))
+
+
+def average_volume(volume: pd.Series, sessions: int = AVERAGE_VOLUME_SESSIONS) -> tuple[float | None, int]:
+    """The mean of the last `sessions` stored daily volumes (missing ones skipped) and how many there were."""
+    if sessions < 1:
+        raise ValueError(f"sessions must be at least 1, got {sessions}")
+    recent = pd.to_numeric(volume, errors="coerce").dropna().sort_index().iloc[-sessions:]
+    return (float(recent.mean()), len(recent)) if len(recent) else (None, 0)
+
+
+def fifty_two_weeks(prices: pd.DataFrame) -> pd.DataFrame:
+    """The bars of the 52 weeks to the last one: later than the same day a year before the last bar."""
+    last = prices.index.max()
+    return prices[prices.index > last - pd.DateOffset(years=1)]
+
+
+def quote(prices: pd.DataFrame) -> Quote:
+    """The quote header's figures from daily prices (display_prices output, any history length; at least a year of
+    it for a true 52-week range). ValueError when there is no close."""
+    frame = prices.sort_index()
+    closes = frame["close"].dropna()
+    if closes.empty:
+        raise ValueError("no close to quote")
+    frame = frame.loc[: closes.index[-1]]
+    last_bar = frame.iloc[-1]
+    last = float(closes.iloc[-1])
+    previous = float(closes.iloc[-2]) if len(closes) > 1 else None
+    change = last - previous if previous is not None else None
+    year = fifty_two_weeks(frame)
+    lows = year["low"].where(year["low"].notna(), year["close"]).dropna()
+    highs = year["high"].where(year["high"].notna(), year["close"]).dropna()
+    low_52w, high_52w = float(lows.min()), float(highs.max())
+    mean_volume, sessions = average_volume(frame["volume"]) if "volume" in frame else (None, 0)
+    return Quote(
+        as_of=pd.Timestamp(closes.index[-1]).date(),
+        last=last,
+        previous=previous,
+        change=change,
+        change_pct=change / previous if change is not None and previous else None,
+        day_low=None if pd.isna(last_bar["low"]) else float(last_bar["low"]),
+        day_high=None if pd.isna(last_bar["high"]) else float(last_bar["high"]),
+        low_52w=low_52w,
+        high_52w=high_52w,
+        position_52w=range_position(last, low_52w, high_52w),
+        average_volume=mean_volume,
+        volume_sessions=sessions,
+    )
+
+
+@dataclass(frozen=True)
+class MarketCap:
+    """Close x the latest share count public by the close's day, with where that count came from."""
+
+    value: float
+    shares: float
+    filed: date  # the day the share count became public
+    source: str
+    close: float
+    close_date: date
+
+
+def market_cap(shares: pd.DataFrame, close: float, close_date: date) -> MarketCap | None:
+    """Market capitalisation point in time: `close` x the share count published last on or before `close_date`.
+
+    `shares`: long rows (published, period_end, shares, source), as store.reads.index.shares_published reads them.
+    Of figures published the same day the one describing the latest period wins. None when no count was public.
+    """
+    if shares.empty or not np.isfinite(close):
+        return None
+    published = pd.to_datetime(shares["published"])
+    known = shares[(published <= pd.Timestamp(close_date)) & (shares["shares"] > 0)]
+    if known.empty:
+        return None
+    order = known.assign(_p=pd.to_datetime(known["published"]), _e=pd.to_datetime(known["period_end"]))
+    latest = order.sort_values(["_p", "_e", "source"], kind="stable").iloc[-1]
+    count = float(latest["shares"])
+    return MarketCap(
+        value=count * close,
+        shares=count,
+        filed=pd.Timestamp(latest["published"]).date(),
+        source=str(latest["source"]),
+        close=close,
+        close_date=close_date,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -299,6 +300,35 @@ MIN_PRICES = 3  # fewer closes than this give no return statistics worth showing
 def usable_symbols(wide: pd.DataFrame, symbols: list[str]) -> list[str]:
     """Symbols of `symbols` with at least MIN_PRICES closes in `wide` (absent columns count as none)."""
     return [s for s in symbols if s in wide.columns and wide[s].notna().sum() >= MIN_PRICES]
+
+
+# Annualising fewer returns than about three months' sessions extrapolates noise (22 days give a CAGR of -74%).
+MIN_ANNUALISED_RETURNS = 63
+
+
+def return_counts(wide: pd.DataFrame, symbols: list[str]) -> pd.Series:
+    """Daily returns each symbol has in `wide` (observed closes minus one; 0 when absent), indexed by symbol."""
+    counts = [max(int(wide[s].notna().sum()) - 1, 0) if s in wide.columns else 0 for s in symbols]
+    return pd.Series(counts, index=pd.Index(symbols, name="symbol"), dtype="int64", name="returns")
+
+
+def short_for_annualising(counts: pd.Series, minimum: int = MIN_ANNUALISED_RETURNS) -> pd.Series:
+    """The entries of `return_counts` below `minimum`: symbols whose annualised figures rest on too little data."""
+    return counts[counts < minimum]
+
+
+RISK_FREE_SERIES = "DGS3MO"  # FRED: 3-month Treasury bill, secondary market, percent a year
+
+
+def average_rate(rates_pct: pd.Series, start: date, end: date) -> float | None:
+    """The mean of a percent-a-year rate series (e.g. DGS3MO) over the days from `start` to `end`, as an annual
+    fraction (4.5 -> 0.045); each stored observation weighs the same. None when none falls in the range."""
+    if rates_pct.empty:
+        return None
+    index = pd.DatetimeIndex(rates_pct.index)
+    inside = rates_pct.to_numpy(dtype="float64")[(index >= pd.Timestamp(start)) & (index <= pd.Timestamp(end))]
+    inside = inside[np.isfinite(inside)]
+    return float(inside.mean()) / 100.0 if inside.size else None
 
 
 def risk_report(

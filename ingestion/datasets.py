@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -174,6 +175,42 @@ OPTION_QUOTES = Dataset(
     lambda frame, engine: checks.validate_option_quotes(frame),
 )
 
+KEY_STATISTIC_COLUMNS = ["trailing_pe", "trailing_eps", "dividend_yield", "beta"]
+
+
+def validate_key_statistics(stats: pd.DataFrame) -> Validated:
+    """A symbol and the day the figures were seen; each figure finite when given (NaN: not given), a P/E positive
+    (a provider leaves it out for a loss) and a dividend yield a fraction in [0, 1) (1 or more is a percentage
+    sent as a fraction's number: refused, never shown a hundred times too high); one row per symbol and day."""
+    numbers = stats[KEY_STATISTIC_COLUMNS].apply(pd.to_numeric, errors="coerce")
+    given = stats[KEY_STATISTIC_COLUMNS].notna()
+    checks = [
+        (stats[["symbol", "as_of"]].isna().any(axis=1), "missing value"),
+        ((given & ~np.isfinite(numbers)).any(axis=1), "not a number"),  # text, or infinite
+        (numbers["trailing_pe"] <= 0, "non-positive P/E"),
+        ((numbers["dividend_yield"] < 0) | (numbers["dividend_yield"] >= 1), "dividend yield not a fraction in [0, 1)"),
+        (stats.duplicated(["symbol", "as_of"], keep="first"), "duplicate figure"),
+    ]
+    reasons = pd.Series(np.nan, index=stats.index, dtype=object)
+    for failed, reason in reversed(checks):  # each row gets the first reason that applies
+        reasons = reasons.mask(failed.fillna(False).astype(bool), reason)
+    bad = reasons.notna()
+    valid = stats[~bad].assign(**{c: numbers.loc[~bad, c] for c in KEY_STATISTIC_COLUMNS})
+    rejected = stats[bad].assign(reason=reasons[bad])
+    return Validated(valid=valid.reset_index(drop=True), rejected=rejected.reset_index(drop=True))
+
+
+KEY_STATISTICS = Dataset(
+    "key_statistics",
+    tables.key_statistics,
+    "symbol",
+    # as_of: the day the figures were read (the provider keeps no history of them); next_earnings: a date or None.
+    ["symbol", "as_of", *KEY_STATISTIC_COLUMNS, "next_earnings"],
+    "key_statistics",
+    False,
+    lambda frame, engine: validate_key_statistics(frame),
+)
+
 DATASETS: dict[str, Dataset] = {
     d.name: d
     for d in (
@@ -187,5 +224,6 @@ DATASETS: dict[str, Dataset] = {
         RAW_CLOSES,
         INDEX_MEMBERS,
         OPTION_QUOTES,
+        KEY_STATISTICS,
     )
 }

@@ -28,6 +28,7 @@ from ingestion.datasets import (
     DAILY_BARS,
     INSTRUMENTS,
     INTRADAY_QUOTES,
+    KEY_STATISTICS,
     MACRO_OBSERVATIONS,
     MACRO_SERIES,
     OPTION_QUOTES,
@@ -39,7 +40,7 @@ from ingestion.locks import JobLock, job_lock
 from ingestion.planning import Span
 from ingestion.progress import Progress
 from ingestion.providers import registry
-from ingestion.providers.base import Provider, ProviderError
+from ingestion.providers.base import NOT_FETCHED, Provider, ProviderError, reason_is_no_network
 from ingestion.runs import Run, close_abandoned_runs, recorded_run
 from ingestion.scheduler import SCHEDULES, Schedule
 from ingestion.writer import quarantine, upsert
@@ -133,6 +134,7 @@ JOBS: dict[str, Job] = {
                 Step(INSTRUMENTS),
                 Step(SHARES_OUTSTANDING, "lookback", optional=True),
                 Step(CORPORATE_ACTIONS, "lookback", optional=True),
+                Step(KEY_STATISTICS, optional=True),
             ),
             registry.price_chain,
         ),
@@ -259,6 +261,22 @@ def _write(
     return written, quarantined, missing
 
 
+def _ask(
+    run: Run, provider: Provider, dataset: Dataset, request: planning.Request
+) -> tuple[pd.DataFrame | None, dict[str, str]]:
+    """`call_provider`, where no network is the run's reason, recorded once, and each item it cost is NOT_FETCHED
+    (not a per-symbol guess such as "possibly delisted"); a provider that found no network is not asked again."""
+    mine = f"{provider.name}: "
+    if any(note.startswith(mine) and reason_is_no_network(note) for note in run.notes):
+        return None, dict.fromkeys(request.items, NOT_FETCHED)
+    frame, missing = call_provider(provider, dataset, request)
+    for item, reason in missing.items():
+        if reason_is_no_network(reason):
+            run.note(reason if reason.startswith(mine) else mine + reason)
+            missing[item] = NOT_FETCHED
+    return frame, missing
+
+
 def _run_step(
     engine: sa.Engine,
     run: Run,
@@ -299,7 +317,7 @@ def _run_step(
                     for item in rest.items:
                         run.fail(item, STOPPED)
                 return written, quarantined
-            frame, missing = call_provider(provider, dataset, req)
+            frame, missing = _ask(run, provider, dataset, req)
             w = 0
             if frame is not None:
                 w, q, not_written = _write(engine, run, step, provider, frame, lock, request.dry_run)

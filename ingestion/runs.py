@@ -27,6 +27,12 @@ class Run:
     succeeded: int = 0  # items (symbols, series, files) that went through
     items: dict[str, dict] = field(default_factory=dict)  # per symbol/series outcome, kept in details
     sources: list[str] = field(default_factory=list)  # providers that delivered data, in first-use order
+    notes: list[str] = field(default_factory=list)  # run-wide reasons (no network), each once, before the items
+
+    def note(self, reason: str) -> None:
+        """A reason that concerns the whole run rather than one item (recorded once, first in the summary)."""
+        if reason not in self.notes:
+            self.notes.append(reason)
 
     def ok(self, item: str, provider: str | None, rows: int, **info: object) -> None:
         """`item` went through (from `provider`, `rows` rows written or that would be written)."""
@@ -110,7 +116,7 @@ def recorded_run(engine: sa.Engine, job: str, source: str, *, record: bool = Tru
                 log.error("could not record the failure of run %s: %s", run_id, ledger_exc.orig)
             raise
         status = run.status
-        _finish(engine, run, status, error="; ".join(f"{k}: {v}" for k, v in run.failures.items()) or None)
+        _finish(engine, run, status, error="; ".join([*run.notes, *(f"{k}: {v}" for k, v in run.failures.items())]))
         log.info("ingestion run %s (%s from %s): %s, %d rows", run_id, job, source, status, run.rows_written)
 
 
@@ -120,6 +126,8 @@ def _finish(engine: sa.Engine, run: Run, status: str, error: str | None) -> None
         details["items"] = run.items
     if run.failures:
         details["failed"] = run.failures
+    if run.notes:
+        details["notes"] = run.notes
     source = ",".join(run.sources)[:32] if run.sources else run.source
     with engine.begin() as conn:
         conn.execute(

@@ -14,6 +14,7 @@ from ingestion.datasets import (
     DAILY_BARS,
     INDEX_MEMBERS,
     INSTRUMENTS,
+    KEY_STATISTICS,
     MACRO_OBSERVATIONS,
     OPTION_QUOTES,
     RAW_CLOSES,
@@ -92,6 +93,9 @@ def _load(engine: sa.Engine, root: Path) -> dict[str, int]:
         series = provider.series_metadata()
         bars = validate_daily_bars(provider.daily_bars())
         observations = validate_macro_observations(provider.macro_observations())
+        # The quote header's market cap and key statistics (Ticker page): Yahoo's figures, as recorded.
+        shares = SHARES_OUTSTANDING.validate(provider.shares_outstanding(), engine)
+        statistics = KEY_STATISTICS.validate(provider.key_statistics(), engine)
         counts = {}
         with engine.begin() as conn:
             counts["instruments"] = upsert(conn, tables.instruments, instruments, source=provider.name)
@@ -100,8 +104,16 @@ def _load(engine: sa.Engine, root: Path) -> dict[str, int]:
             counts["macro_observations"] = upsert(
                 conn, MACRO_OBSERVATIONS.table, observations.valid, source=provider.name
             )
-            counts["quarantined"] = quarantine(conn, run.id, DAILY_BARS.table, bars.rejected) + quarantine(
-                conn, run.id, MACRO_OBSERVATIONS.table, observations.rejected
+            counts["shares_outstanding"] = upsert(conn, SHARES_OUTSTANDING.table, shares.valid, source=provider.name)
+            counts["key_statistics"] = upsert(conn, KEY_STATISTICS.table, statistics.valid, source=provider.name)
+            counts["quarantined"] = sum(
+                quarantine(conn, run.id, dataset.table, checked.rejected)
+                for dataset, checked in (
+                    (DAILY_BARS, bars),
+                    (MACRO_OBSERVATIONS, observations),
+                    (SHARES_OUTSTANDING, shares),
+                    (KEY_STATISTICS, statistics),
+                )
             )
         run.rows_written = counts["daily_bars"] + counts["macro_observations"]
         run.succeeded = len(instruments) + len(series)

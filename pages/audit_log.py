@@ -6,7 +6,9 @@ import streamlit as st
 
 from dashboard.access import admin, audit, gate
 from dashboard.access.client_ip import shown_address
+from dashboard.ui import exports, formatting
 from dashboard.ui.components import load_or_stop
+from store import clock
 
 gate.require_login()
 gate.require_role("admin")
@@ -27,7 +29,7 @@ entries["details"] = entries["details"].map(lambda d: json.dumps(d, sort_keys=Tr
 # Rows written before addresses were stored in their IPv4 form still read as one.
 entries["client_ip"] = entries["client_ip"].map(shown_address)
 st.dataframe(
-    entries,
+    formatting.styled(entries),
     hide_index=True,
     width="stretch",
     column_config={
@@ -39,13 +41,19 @@ st.dataframe(
     },
 )
 st.caption(f"The latest {len(entries)} entries.")
-record_export = gate.recorder("export", {"what": "audit_log", "rows": len(entries)})
-
-
-def audit_csv() -> bytes:
-    """Built only when the admin clicks (served from /media to a signed-in browser only), and audited then."""
-    record_export()
-    return entries.to_csv(index=False).encode()
-
-
-st.download_button("Download CSV", audit_csv, file_name="audit_log.csv", mime="text/csv", on_click="ignore")
+params = {
+    "exported_by": "Market Desk",
+    "generated_at_utc": clock.now().replace(microsecond=0, tzinfo=None).isoformat(),
+    "action": action,
+    "user": username or "(all)",
+    "rows": str(len(entries)),
+    "times": "UTC",
+}
+# Built only when the admin clicks (served from /media to a signed-in browser only), and audited then.
+exports.export_buttons(
+    "market-desk_audit-log",
+    lambda: entries,
+    params,
+    lambda fmt: gate.recorder("export", {"what": "audit_log", "format": fmt, "rows": len(entries)}),
+    key="audit_export",
+)

@@ -279,19 +279,29 @@ audit = {"page": "backtest", "strategy": strategy.label, "tickers": ",".join(tic
 record = {kind: gate.recorder("export", {**audit, "format": kind}) for kind in ("equity_csv", "trades_csv", "xlsx")}
 
 
+# Sheets' fractions shown as percentages: the percent metrics, monthly returns, and the weights held (per ticker, cash).
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Year")
+XLSX_PERCENT = (
+    *(k for k, (_, fmt) in parts.METRIC_COLUMNS.items() if fmt == parts.PERCENT),
+    *MONTHS,
+    *tickers,
+    "cash",
+)
+
+
 def equity_csv() -> bytes:
     record["equity_csv"]()
-    return exports.to_csv(bt.equity_table(outcome), export_params)
+    return exports.to_csv(bt.equity_table(outcome))
 
 
 def trades_csv() -> bytes:
     record["trades_csv"]()
-    return exports.to_csv(bt.trades_table(result), export_params)
+    return exports.to_csv(bt.trades_table(result))
 
 
 def workbook() -> bytes:
     record["xlsx"]()
-    return exports.to_xlsx_sheets(bt.export_sheets(outcome, strategy.label, benchmark), export_params)
+    return exports.to_xlsx_sheets(bt.export_sheets(outcome, strategy.label, benchmark), export_params, XLSX_PERCENT)
 
 
 st.subheader("Export")
@@ -300,6 +310,7 @@ parts.export_buttons(
         ("Equity CSV", f"{stem}_equity.csv", "text/csv", equity_csv),
         ("Trades CSV", f"{stem}_trades.csv", "text/csv", trades_csv),
         ("XLSX", f"{stem}_all.xlsx", parts.XLSX_MIME, workbook),
+        ("Parameters", f"{stem}.params.json", exports.JSON_MIME, lambda: exports.params_json(export_params)),
     ]
 )
 # The link is URL-encoded (no backtick, bracket or space survives), so it is safe inside the code span.

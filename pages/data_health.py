@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.access import gate, operations
-from dashboard.ui import loaders
+from dashboard.ui import exports, formatting, loaders
 from dashboard.ui.components import freshness_line, load_or_stop, remember_tasks, watch_tasks
 from dashboard.ui.text import plain
 from store import clock
@@ -34,11 +34,29 @@ FRESHNESS_COLUMNS = {
 }
 
 
-def table(frame: pd.DataFrame, empty: str, **config: object) -> None:
+def table(frame: pd.DataFrame, empty: str, export: str | None = None, filters: str = "", **config: object) -> None:
+    """A table in the house format; `export` names it in an audited CSV / XLSX export (`filters`: what was asked)."""
     if frame.empty:
         st.caption(empty)
-    else:
-        st.dataframe(frame, hide_index=True, width="stretch", column_config=config or None)
+        return
+    st.dataframe(formatting.styled(frame), hide_index=True, width="stretch", column_config=config or None)
+    if export is None:
+        return
+    params = {
+        "exported_by": "Market Desk",
+        "generated_at_utc": clock.now().replace(microsecond=0, tzinfo=None).isoformat(),
+        "table": export,
+        "filters": filters or "none",
+        "rows": str(len(frame)),
+    }
+    exports.export_buttons(
+        f"market-desk_data-health_{export}",
+        lambda: frame.reset_index(drop=True),
+        params,
+        lambda fmt: gate.recorder("export", {"page": "data_health", "table": export, "format": fmt}),
+        key=f"dh_export_{export}",
+        note=False,
+    )
 
 
 def act(what: str, action):  # noqa: ANN001, ANN201 - a page helper
@@ -78,10 +96,10 @@ c4.metric("Live workers", live)
 if not is_admin:
     left, right = st.tabs(["Freshness", "Coverage"])
     with left:
-        table(bars, "No symbols in the universe.", **FRESHNESS_COLUMNS)
-        table(series, "No FRED series in the universe.", **FRESHNESS_COLUMNS)
+        table(bars, "No symbols in the universe.", "symbol-freshness", **FRESHNESS_COLUMNS)
+        table(series, "No FRED series in the universe.", "series-freshness", **FRESHNESS_COLUMNS)
     with right:
-        table(load_or_stop("coverage", lambda: loaders.coverage(version)), "Nothing stored yet.")
+        table(load_or_stop("coverage", lambda: loaders.coverage(version)), "Nothing stored yet.", "coverage")
     st.caption("Operators see runs, data quality and the workers here.")
     st.stop()
 
@@ -100,12 +118,12 @@ tabs = st.tabs(["Freshness", "Quality", "Runs", "Run now", "Universe", "Workers"
 with tabs[0]:
     st.subheader("Symbols")
     st.caption(f"A symbol is up to date when its last bar is the {expected} session (the last one closed).")
-    table(bars, "No symbols in the universe.", **FRESHNESS_COLUMNS)
+    table(bars, "No symbols in the universe.", "symbol-freshness", **FRESHNESS_COLUMNS)
     st.subheader("FRED series")
     st.caption("A series is late when its next observation is past FRED's usual release lag for its frequency.")
-    table(series, "No FRED series in the universe.", **FRESHNESS_COLUMNS)
+    table(series, "No FRED series in the universe.", "series-freshness", **FRESHNESS_COLUMNS)
     st.subheader("Coverage")
-    table(load_or_stop("coverage", lambda: loaders.coverage(version)), "Nothing stored yet.")
+    table(load_or_stop("coverage", lambda: loaders.coverage(version)), "Nothing stored yet.", "coverage")
 
 with tabs[1]:
     st.subheader("Missing sessions")
@@ -119,15 +137,17 @@ with tabs[1]:
             .reset_index()
             .sort_values("missing", ascending=False)
         )
-        table(grouped, "", symbol="Symbol", missing="Missing", dates="Dates")
+        table(grouped, "", "missing-sessions", symbol="Symbol", missing="Missing", dates="Dates")
     st.subheader("Symbols with no data")
     empty = load_or_stop("symbols without data", lambda: loaders.symbols_without_data(version))
     st.write(plain(", ".join(empty)) if empty else "Every active symbol has bars.")
     st.subheader("Quarantined rows")
-    table(load_or_stop("quarantined rows", lambda: loaders.quarantined(version)), "No row was quarantined.")
+    table(
+        load_or_stop("quarantined rows", lambda: loaders.quarantined(version)), "No row was quarantined.", "quarantined"
+    )
     st.subheader("Flagged jumps")
     st.caption("Daily moves over 50% (kept, flagged): a split the provider did not adjust, or a real event.")
-    table(load_or_stop("flagged jumps", lambda: loaders.flagged_jumps(version)), "No flagged jump.")
+    table(load_or_stop("flagged jumps", lambda: loaders.flagged_jumps(version)), "No flagged jump.", "flagged-jumps")
 
 with tabs[2]:
     f1, f2, f3, f4, f5 = st.columns(5)
@@ -156,6 +176,8 @@ with tabs[2]:
         table(
             runs,
             "No run matches.",
+            "ingestion-runs",
+            f"job={job}, provider={provider}, status={status}, from={since or 'any'}, to={until or 'any'}",
             id=st.column_config.NumberColumn("Run", format="%d"),
             started_at=st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
             finished_at=st.column_config.DatetimeColumn("Finished (UTC)", format="YYYY-MM-DD HH:mm:ss"),
@@ -163,6 +185,7 @@ with tabs[2]:
             rows_written=st.column_config.NumberColumn("Rows", format="localized"),
             items_ok="Items ok",
             items_failed="Items failed",
+            problem="Problem",
             failures="Failed items",
             error_summary=None,
         )

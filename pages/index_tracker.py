@@ -10,7 +10,7 @@ import streamlit as st
 from analytics import market
 from analytics.index import IndexResult, cost_drag
 from dashboard.access import gate, operations
-from dashboard.ui import figures, index_loaders, loaders
+from dashboard.ui import exports, figures, formatting, index_loaders, loaders
 from dashboard.ui.components import data_header, load_or_stop, remember_tasks, watch_tasks
 from dashboard.ui.text import plain
 from store.indices import MAX_TICKERS, IndexDefinition
@@ -198,12 +198,17 @@ if definition.benchmark:
 perf = index_loaders.performance(levels, gross, benchmark)
 net = perf.iloc[0]
 cols = st.columns(6)
-cols[0].metric("Level (net)", f"{levels.iloc[-1]:,.1f}", f"{net['total_return']:+.1%} since {levels.index[0]:%Y-%m-%d}")
-cols[1].metric("CAGR", f"{net['cagr']:.1%}")
-cols[2].metric("Volatility", f"{net['volatility']:.1%}")
-cols[3].metric("Sharpe", f"{net['sharpe']:.2f}")
-cols[4].metric("Max drawdown", f"{net['max_drawdown']:.1%}")
-cols[5].metric("Cost drag", f"{cost_drag(levels, gross):.2%}", "net vs gross", delta_color="off")
+pct = formatting.format_percent
+cols[0].metric(
+    "Level (net)",
+    formatting.format_number(levels.iloc[-1]),
+    f"{pct(net['total_return'], signed=True)} since {levels.index[0]:%Y-%m-%d}",
+)
+cols[1].metric("CAGR", pct(net["cagr"]))
+cols[2].metric("Volatility", pct(net["volatility"]))
+cols[3].metric("Sharpe", formatting.format_number(net["sharpe"]))
+cols[4].metric("Max drawdown", pct(net["max_drawdown"]))
+cols[5].metric("Cost drag", pct(cost_drag(levels, gross)), "net vs gross", delta_color="off")
 
 lines = index_loaders.chart_lines(levels, gross, benchmark, definition.benchmark or "")
 compare_other = st.toggle(
@@ -218,16 +223,14 @@ if compare_other:
         st.warning(plain(f"The other weighting cannot be built: {exc}"))
 st.plotly_chart(figures.lines_figure(pd.DataFrame(lines), "Index level", "Level", height=380))
 
+PERF_PERCENT = ("total_return", "cagr", "volatility", "max_drawdown", "var_95", "cvar_95", "alpha")
 st.dataframe(
-    perf,
+    formatting.styled(perf, percent=PERF_PERCENT, signed=("total_return", "cagr", "alpha")),
     hide_index=True,
     width="stretch",
     column_config={
         "series": st.column_config.TextColumn("Series", pinned=True),
-        **{
-            c: st.column_config.NumberColumn(c.replace("_", " ").capitalize(), format="percent")
-            for c in ("total_return", "cagr", "volatility", "max_drawdown", "var_95", "cvar_95", "alpha")
-        },
+        **{c: st.column_config.NumberColumn(c.replace("_", " ").capitalize()) for c in PERF_PERCENT},
     },
 )
 if result is None and st.toggle("Composition, changes and turnover (computed on demand)", key="ix_detail"):
@@ -264,17 +267,17 @@ if tabs[0].open:
         members = result.composition(on)
         st.caption(f"{len(members)} members at the close of {members['date'].iloc[0]:%Y-%m-%d}" if len(members) else "")
         st.dataframe(
-            members.reset_index().drop(columns=["date"]),
+            formatting.styled(members.reset_index().drop(columns=["date"]), percent=["weight"]),
             hide_index=True,
             width="stretch",
             column_config={
-                "weight": st.column_config.NumberColumn("Weight", format="percent"),
+                "weight": st.column_config.NumberColumn("Weight"),
                 "value": st.column_config.NumberColumn("Ranked on", format="compact"),
             },
         )
 if tabs[1].open:
     with tabs[1]:
-        st.dataframe(result.changes, hide_index=True, width="stretch")
+        st.dataframe(formatting.styled(result.changes), hide_index=True, width="stretch")
 if tabs[2].open:
     with tabs[2]:
         table = index_loaders.turnover_table(result)
@@ -283,11 +286,11 @@ if tabs[2].open:
             f"{len(result.rebalance_dates)} rebalances; cost {definition.cost_bps:g} bps per side on traded notional."
         )
         st.dataframe(
-            table,
+            formatting.styled(table, percent=["turnover"]),
             hide_index=True,
             width="stretch",
             column_config={
-                "turnover": st.column_config.NumberColumn("One-way turnover", format="percent"),
+                "turnover": st.column_config.NumberColumn("One-way turnover"),
                 "cost": st.column_config.NumberColumn("Cost (of the level)", format="%.4f%%"),
             },
         )
@@ -303,24 +306,43 @@ params = {
 }
 
 
-def export(kind: str):  # noqa: ANN201 - a callable download_button builds on click
-    return lambda: index_loaders.export_file(kind, index_loaders.export_tables(result, on), params)
+audit = {"page": "index", "index": params["index"], "as_of": params["as_of"]}
+record = {
+    kind: gate.recorder("export", {**audit, "format": kind})
+    for kind in ("levels", "composition", "changes", "json", "xlsx")
+}
 
 
-cols = st.columns([1, 1, 1, 1, 3])
-for col, (label, kind_, ext, mime) in zip(
+def export(kind: str):  # noqa: ANN201 - a callable download_button builds on click (and audits then)
+    return exports.audited(
+        lambda: index_loaders.export_file(kind, index_loaders.export_tables(result, on), params),
+        record[kind.split(":")[-1]],
+    )
+
+
+stem = f"market-desk_index_{params['as_of']}"
+cols = st.columns([1, 1, 1, 1, 1, 1, 2])
+for col, (label, kind_, file_name, mime) in zip(
     cols,
     [
-        ("Levels CSV", "csv:levels", "csv", "text/csv"),
-        ("Changes CSV", "csv:changes", "csv", "text/csv"),
-        ("JSON", "json", "json", "application/json"),
-        ("XLSX", "xlsx", "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        ("Levels CSV", "csv:levels", f"{stem}_levels.csv", exports.CSV_MIME),
+        ("Members CSV", "csv:composition", f"{stem}_members_{on}.csv", exports.CSV_MIME),
+        ("Changes CSV", "csv:changes", f"{stem}_changes.csv", exports.CSV_MIME),
+        ("JSON", "json", f"{stem}.json", exports.JSON_MIME),
+        ("XLSX", "xlsx", f"{stem}.xlsx", exports.XLSX_MIME),
     ],
     strict=False,
 ):
-    col.download_button(
-        label, export(kind_), file_name=f"index.{kind_.replace(':', '_')}.{ext}", mime=mime, on_click="ignore"
-    )
+    col.download_button(label, export(kind_), file_name=file_name, mime=mime, on_click="ignore", key=f"ix_{kind_}")
+cols[5].download_button(
+    "Parameters",
+    lambda: exports.params_json(params),
+    file_name=exports.sidecar_name(f"{stem}.csv"),
+    mime=exports.JSON_MIME,
+    on_click="ignore",
+    key="ix_params",
+)
+cols[6].caption(exports.SIDECAR_NOTE)
 
 # -- save -----------------------------------------------------------------------------------------------------
 with st.expander("Save this index", expanded=False):

@@ -5,13 +5,14 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from analytics import macro
+from analytics import formulas, macro
 from analytics.macro import AGGREGATION_FREQUENCIES, TENOR_SERIES, UNITS
 from dashboard.access import gate, operations
-from dashboard.ui import loaders, macro_figures
+from dashboard.ui import exports, formatting, loaders, macro_figures, url_state
 from dashboard.ui.components import load_or_stop, remember_tasks, watch_tasks
 from dashboard.ui.text import plain
 from store import clock
+from store.settings import get_settings
 
 user = gate.require_login()
 is_admin = user["role"] == "admin"
@@ -20,6 +21,14 @@ MACRO_TASKS = "macro_tasks"
 FREQUENCY_NAMES = {None: "As stored", "W": "Weekly (ending Friday)", "M": "Monthly", "Q": "Quarterly", "A": "Annual"}
 METHOD_NAMES = {"avg": "Average", "eop": "End of period", "sum": "Sum"}
 SOURCE_NAMES = {"sample": "FRED (bundled sample)", "fred": "FRED"}
+AXIS_NAMES = {"auto": "Auto axis", "left": "Left axis", "right": "Right axis"}
+# The catalog's sort choices: column and direction (newest and longest first).
+SORTS = {
+    "Id": ("series_id", True),
+    "Title": ("title", True),
+    "Last observation": ("last_date", False),
+    "Values": ("observations", False),
+}
 
 
 def show_metadata(info: dict) -> None:
@@ -47,18 +56,44 @@ if catalog.empty:
     st.warning("No macro series stored yet. Run `python -m ingestion load-sample` or start an ingestion run.")
     st.stop()
 ids = catalog["series_id"].tolist()
-latest = pd.to_datetime(catalog["last_date"]).max()
-latest_day = latest.date() if not pd.isna(latest) else clock.new_york_today()
+# Date inputs are bounded by the stored data, so every stored date can be chosen and none outside it.
+span = macro.stored_span(catalog) or (date(1900, 1, 1), clock.new_york_today())
+latest_day = span[1]
 recessions = None
 if "USREC" in ids:
     usrec = load_or_stop("recession dates", lambda: loaders.observations(version, "USREC"))
     recessions = macro.recession_periods(usrec)
 
-series_tab, curve_tab, stock_tab = st.tabs(["Series", "Yield curve", "Stock vs macro"])
+# Every control is bound to the URL query string (bind="query-params"), so a copied link reproduces the view.
+# On the page's first run in a session the widgets take their values from the link; what they refuse is said.
+opening = "macro_series" not in st.session_state
+link = url_state.link_values_of(st.query_params, url_state.MACRO_PREFIXES) if opening else {}
+taken: dict[str, object] = {}  # widget key -> the value it took, as the URL shows it
+
+
+def bound(key: str, value: object) -> object:
+    """Remember a bound widget's value for the link (selections as their shown names), and return it."""
+    taken[key] = value
+    return value
+
+
+TABS = ["Series", "Yield curve", "Stock vs macro"]
+series_tab, curve_tab, stock_tab = st.tabs(TABS, key="macro_tab", bind="query-params")
+bound("macro_tab", st.session_state.get("macro_tab") or TABS[0])
 
 with series_tab:
-    search = st.text_input("Search stored series by id or title", key="macro_search", placeholder="e.g. treasury")
+    search = st.text_input(
+        "Search stored series by id or title",
+        key="macro_search",
+        placeholder="e.g. treasury",
+        bind="query-params",
+    )
+    sort = st.selectbox("Sort by", list(SORTS), key="macro_sort", bind="query-params")
+    bound("macro_search", search)
+    bound("macro_sort", sort or "Id")
     found = macro.search_catalog(catalog, search)
+    column, ascending = SORTS.get(sort or "Id", SORTS["Id"])
+    found = found.sort_values(column, ascending=ascending, kind="stable", na_position="last")
     if found.empty:
         st.info(f"No stored series matches {plain(repr(search.strip()))}.")
     else:
@@ -122,68 +157,176 @@ with series_tab:
         key="macro_series",
         accept_new_options=True,
         max_selections=6,
+        bind="query-params",
     )
-    c1, c2, c3, c4 = st.columns(4)
-    units_code = c1.selectbox("Units", list(UNITS), format_func=UNITS.get, key="macro_units")
-    frequency = c2.selectbox(
-        "Frequency", [None, *AGGREGATION_FREQUENCIES], format_func=FREQUENCY_NAMES.get, key="macro_frequency"
+    bound("macro_series", chosen)
+    c1, c2, c3 = st.columns(3)
+    frequency = c1.selectbox(
+        "Frequency",
+        [None, *AGGREGATION_FREQUENCIES],
+        format_func=FREQUENCY_NAMES.get,
+        key="macro_frequency",
+        bind="query-params",
     )
-    how = c3.selectbox(
-        "Aggregation", list(METHOD_NAMES), format_func=METHOD_NAMES.get, key="macro_how", disabled=frequency is None
+    how = c2.selectbox(
+        "Aggregation",
+        list(METHOD_NAMES),
+        format_func=METHOD_NAMES.get,
+        key="macro_how",
+        disabled=frequency is None,
+        bind="query-params",
     )
-    shade = c4.toggle("Recessions (NBER)", value=recessions is not None, key="macro_shade")
+    shade = c3.toggle("Recessions (NBER)", value=recessions is not None, key="macro_shade", bind="query-params")
     d1, d2 = st.columns(2)
-    start = d1.date_input("From", value=date(latest_day.year - 10, 1, 1), min_value=date(1900, 1, 1), key="macro_start")
-    end = d2.date_input("To", value=latest_day, min_value=date(1900, 1, 1), key="macro_end")
+    start = d1.date_input(
+        "From",
+        value=macro.clamp_date(date(latest_day.year - 10, 1, 1), span),
+        min_value=span[0],
+        max_value=span[1],
+        key="macro_start",
+        bind="query-params",
+    )
+    end = d2.date_input(
+        "To", value=latest_day, min_value=span[0], max_value=span[1], key="macro_end", bind="query-params"
+    )
+    bound("macro_frequency", FREQUENCY_NAMES[frequency])
+    bound("macro_how", METHOD_NAMES.get(how or "avg"))
+    bound("macro_shade", bool(shade))
+    bound("macro_start", start)
+    bound("macro_end", end)
+
+    st.caption(
+        "Each line has its own transformation and axis. A formula combines stored series: + - * /, parentheses, "
+        "numbers, and X[-k] for X's value k observations earlier, e.g. `DGS10 - DGS2` or "
+        "`CPIAUCSL / CPIAUCSL[-12] - 1`."
+    )
+    # One entry per chart line: its URL key part, its label and how to load it.
+    wanted: list[tuple[str, str, str]] = []  # (key part, label, series id or formula text)
+    for raw_id in chosen:
+        series_id = raw_id.strip().upper()
+        try:
+            macro.series_info(catalog, series_id)
+        except macro.UnknownSeries as exc:
+            hint = " Add it under “Add a FRED series to the universe”." if is_admin else ""
+            st.error(f"{plain(exc)}{hint}")
+            continue
+        wanted.append((series_id, series_id, series_id))
+    # Formula boxes up to the last one in use (in this session or in the link), and one empty box after it.
+    slots = range(1, url_state.MACRO_FORMULA_SLOTS + 1)
+    in_use = [
+        n
+        for n in slots
+        if any(link.get(url_state.macro_formula_key(n), [])) or st.session_state.get(url_state.macro_formula_key(n))
+    ]
+    for slot in range(1, min(max(in_use, default=0) + 1, url_state.MACRO_FORMULA_SLOTS) + 1):
+        key = url_state.macro_formula_key(slot)
+        text = st.text_input(
+            f"Formula {slot}",
+            key=key,
+            placeholder="e.g. DGS10 - DGS2",
+            bind="query-params",
+            max_chars=formulas.MAX_LENGTH,
+        )
+        bound(key, text)
+        if text.strip():
+            label = text.strip() if text.strip() not in {w[1] for w in wanted} else f"{text.strip()} (formula {slot})"
+            wanted.append((f"f{slot}", label, text))
+
+    choices: dict[str, str] = {}
+    codes: dict[str, str] = {}
+    for key_part, label, _ in wanted:
+        u_key, a_key = url_state.macro_units_key(key_part), url_state.macro_axis_key(key_part)
+        row = st.columns([2, 3, 2])
+        row[0].markdown(f"**{plain(label)}**")
+        codes[label] = (
+            row[1].selectbox(
+                f"Transformation of {label}",
+                list(UNITS),
+                format_func=UNITS.get,
+                key=u_key,
+                label_visibility="collapsed",
+                bind="query-params",
+            )
+            or "lin"
+        )
+        choices[label] = (
+            row[2].selectbox(
+                f"Axis of {label}",
+                list(macro_figures.AXIS_CHOICES),
+                format_func=AXIS_NAMES.get,
+                key=a_key,
+                label_visibility="collapsed",
+                bind="query-params",
+            )
+            or "auto"
+        )
+        bound(u_key, UNITS[codes[label]])
+        bound(a_key, AXIS_NAMES[choices[label]])
 
     lines: dict[str, pd.Series] = {}
     axis_units: dict[str, str] = {}
     infos: list[dict] = []
     if start > end:
         st.error("'From' must be on or before 'To'.")
-    for raw_id in chosen if start <= end else []:
-        series_id = raw_id.strip().upper()
+    for key_part, label, source in wanted if start <= end else []:
+        units_code = codes[label]
         try:
-            info = macro.series_info(catalog, series_id)
-        except macro.UnknownSeries as exc:
-            hint = " Add it under “Add a FRED series to the universe”." if is_admin else ""
-            st.error(f"{plain(exc)}{hint}")
+            if key_part.startswith("f"):
+                node = formulas.parse(source)
+                values, notes = load_or_stop(
+                    f"formula {label}",
+                    lambda source=source, units_code=units_code: loaders.formula_series(
+                        version, source, units_code, start, end, frequency, how
+                    ),
+                )
+                known = dict(zip(catalog["series_id"], catalog["units"], strict=True))
+                base = formulas.common_units(node, known) or label
+            else:
+                info = macro.series_info(catalog, source)
+                values, notes = load_or_stop(
+                    f"{source}",
+                    lambda info=info, units_code=units_code: loaders.chart_series(
+                        version, info["series_id"], units_code, start, end, frequency, how, info["frequency"]
+                    ),
+                )
+                base = info["units"]
+                infos.append(info)
+        except formulas.FormulaError as exc:
+            st.error(plain(f"Formula {key_part[1:]}: {exc}"))
             continue
-        try:
-            values, notes = load_or_stop(
-                f"{series_id}",
-                lambda info=info: loaders.chart_series(
-                    version, info["series_id"], units_code, start, end, frequency, how, info["frequency"]
-                ),
-            )
         except ValueError as exc:
-            st.warning(plain(f"{series_id} cannot be shown this way: {exc}"))
+            st.warning(plain(f"{label} cannot be shown this way: {exc}"))
             continue
         for note in notes:
             st.info(plain(note))
         if values.empty:
             continue
-        infos.append(info)
-        lines[series_id] = values
-        axis_units[series_id] = macro_figures.transformed_units(info["units"], units_code)
+        lines[label] = values
+        axis_units[label] = macro_figures.transformed_units(base, units_code)
 
-    kinds = list(dict.fromkeys(axis_units.values()))
-    if len(kinds) > macro_figures.MAX_AXES:
-        left_out = [s for s in lines if axis_units[s] not in kinds[: macro_figures.MAX_AXES]]
-        st.warning(plain(f"One chart holds two kinds of units; left out: {', '.join(left_out)}."))
+    sides, left_out = macro_figures.assign_axes(axis_units, choices)
+    if left_out:
+        st.warning(
+            plain(
+                f"Each axis holds one kind of units; left out: {', '.join(left_out)}. "
+                "Choose Left or Right for a line to draw it on that axis anyway."
+            )
+        )
         lines = {s: v for s, v in lines.items() if s not in left_out}
-        infos = [i for i in infos if i["series_id"] not in left_out]
+        infos = [i for i in infos if i["series_id"] in lines]
     if lines:
         chart, meta = st.columns([3, 1])
         with chart:
             st.plotly_chart(
-                macro_figures.series_figure(lines, axis_units, recessions if shade else None),
+                macro_figures.series_figure(lines, axis_units, recessions if shade else None, sides),
                 key="macro_chart",
                 width="stretch",
             )
             export = pd.DataFrame(lines)
             export.columns = [f"{s} ({axis_units[s]})" for s in export.columns]
-            record_export = gate.recorder("export", {"page": "macro", "series": list(lines), "units": units_code})
+            record_export = gate.recorder(
+                "export", {"page": "macro", "series": list(lines), "units": {s: codes[s] for s in lines}}
+            )
 
             def macro_csv(frame=export, record=record_export) -> bytes:
                 """Built when clicked, not on every rerun; audited then."""
@@ -193,9 +336,32 @@ with series_tab:
             st.download_button(
                 "Download CSV",
                 macro_csv,
-                file_name=f"macro_{'_'.join(lines)}_{units_code}.csv",
+                file_name="macro_" + "_".join(k for k, label, _ in wanted if label in lines) + ".csv",
                 mime="text/csv",
                 key="macro_download",
+                on_click="ignore",
+            )
+            # The CSV holds data only; what it is (series, transforms, dates) goes in its sidecar (README, Exports).
+            st.download_button(
+                "Parameters",
+                exports.params_json(
+                    {
+                        "exported_by": "Market Desk",
+                        "generated_at_utc": clock.now().replace(microsecond=0, tzinfo=None).isoformat(),
+                        "source": "FRED (stored observations)",
+                        "lines": ", ".join(lines),
+                        "transforms": ", ".join(f"{s}={codes.get(s, 'lin')}" for s in lines),
+                        "units": ", ".join(f"{s}: {axis_units[s]}" for s in lines),
+                        "start": str(start),
+                        "end": str(end),
+                        "frequency": f"{frequency} ({how})" if frequency else "as stored",
+                    }
+                ),
+                file_name=exports.sidecar_name(
+                    "macro_" + "_".join(k for k, label, _ in wanted if label in lines) + ".csv"
+                ),
+                mime=exports.JSON_MIME,
+                key="macro_params",
                 on_click="ignore",
             )
             if shade and recessions is not None:
@@ -203,7 +369,7 @@ with series_tab:
         with meta:
             for info in infos:
                 show_metadata(info)
-    elif chosen and start <= end:
+    elif wanted and start <= end:
         st.info("Nothing to chart for this selection.")
 
 with curve_tab:
@@ -215,7 +381,7 @@ with curve_tab:
         chart, meta = st.columns([3, 1])
         with chart:
             st.plotly_chart(macro_figures.yield_curve_figure(curves), key="macro_curve", width="stretch")
-            st.dataframe(curves.T, width="stretch")
+            st.dataframe(formatting.styled(curves.T), width="stretch")  # yields in percent, two decimals
             st.caption(
                 "Latest: the last date on which every stored tenor has a value. Earlier curves use each tenor's "
                 "last value on or before that date (at most 10 days old)."
@@ -225,7 +391,30 @@ with curve_tab:
                 show_metadata(macro.series_info(catalog, series_id))
 
     st.subheader("Spreads and inversions")
-    since = st.date_input("History from", value=date(2000, 1, 1), min_value=date(1900, 1, 1), key="macro_spread_start")
+    spread_span = macro.stored_span(catalog, ["T10Y2Y", "DGS10", "DGS2", "DGS3MO"]) or span
+    h1, h2 = st.columns(2)
+    since = h1.date_input(
+        "History from",
+        value=macro.clamp_date(date(2000, 1, 1), spread_span),
+        min_value=spread_span[0],
+        max_value=spread_span[1],
+        key="macro_spread_start",
+        bind="query-params",
+    )
+    min_sessions = int(
+        h2.number_input(
+            "Minimum inversion (sessions)",
+            min_value=1,
+            max_value=260,
+            value=get_settings().inversion_min_sessions,
+            step=1,
+            key="macro_inv_min",
+            bind="query-params",
+            help="A spread below zero for fewer observations than this is a blip, not an inversion.",
+        )
+    )
+    bound("macro_spread_start", since)
+    bound("macro_inv_min", min_sessions)
     spread = load_or_stop("yield spreads", lambda: loaders.spreads(version, since))
     if not spread:
         st.info("The spreads need DGS10 with DGS2 (or T10Y2Y) and DGS3MO.")
@@ -233,8 +422,11 @@ with curve_tab:
         chart, meta = st.columns([3, 1])
         with chart:
             st.plotly_chart(macro_figures.spread_figure(spread, recessions), key="macro_spreads", width="stretch")
-            inversions = macro.inversion_table(spread)
-            st.markdown(f"**Inversions** (spread below zero) since {since:%Y-%m-%d}: {len(inversions)}")
+            inversions = macro.inversion_table(spread, min_sessions)
+            st.markdown(
+                f"**Inversions** (spread below zero for at least {min_sessions} sessions) since {since:%Y-%m-%d}: "
+                f"{len(inversions)}"
+            )
             st.dataframe(
                 inversions,
                 hide_index=True,
@@ -263,15 +455,33 @@ with stock_tab:
     else:
         c1, c2, c3 = st.columns(3)
         symbol = c1.selectbox(
-            "Ticker", symbols, index=symbols.index("SPY") if "SPY" in symbols else 0, key="beta_symbol"
+            "Ticker",
+            symbols,
+            index=symbols.index("SPY") if "SPY" in symbols else 0,
+            key="beta_symbol",
+            bind="query-params",
         )
         series_id = c2.selectbox(
             "Macro series (daily)",
             daily_ids,
             index=daily_ids.index("DGS10") if "DGS10" in daily_ids else 0,
             key="beta_series",
+            bind="query-params",
         )
-        window = int(c3.number_input("Window (days)", min_value=5, max_value=756, value=63, step=1, key="beta_window"))
+        window = int(
+            c3.number_input(
+                "Window (days)",
+                min_value=5,
+                max_value=756,
+                value=63,
+                step=1,
+                key="beta_window",
+                bind="query-params",
+            )
+        )
+        bound("beta_symbol", symbol)
+        bound("beta_series", series_id)
+        bound("beta_window", window)
         stats = load_or_stop("the rolling beta", lambda: loaders.macro_beta(version, symbol, series_id, window))
         valid = stats.dropna()
         if valid.empty:
@@ -298,3 +508,13 @@ with stock_tab:
                 )
             with meta:
                 show_metadata(macro.series_info(catalog, series_id))
+
+# -- the link to this view -----------------------------------------------------------------------------------
+as_linked = {key: url_state.url_text(value) for key, value in taken.items()}  # an empty list is an empty parameter
+for key, raw in url_state.refused(link, as_linked).items():
+    shown_value = ", ".join(raw) or "(empty)"
+    st.warning(plain(f"The link's value {shown_value} for {key} is not allowed here; using the default."))
+query = url_state.query_string(url_state.link_params(taken, url_state.MACRO_PREFIXES))
+page_url = (st.context.url or "").split("?", 1)[0]
+st.caption("Link to this view (the button at the right of the box copies it):")
+st.code(page_url + query, language=None, wrap_lines=True)

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.access import gate, operations
-from dashboard.ui import loaders
+from dashboard.ui import exports, formatting, loaders
 from dashboard.ui import options_figures as figs
 from dashboard.ui import options_loaders as ol
 from dashboard.ui.components import data_header, load_or_stop, remember_tasks, watch_tasks
@@ -123,7 +123,7 @@ def side_columns(word: str) -> dict:
             f"{label} price", format="dollar", help="The mid of a two-sided quote, else the last trade"
         ),
         f"{word}_price_basis": st.column_config.TextColumn(f"{label} basis"),
-        f"{word}_iv": st.column_config.NumberColumn(f"{label} IV", format="percent", help="Our implied volatility"),
+        f"{word}_iv": st.column_config.NumberColumn(f"{label} IV", help="Our implied volatility"),
         f"{word}_delta": st.column_config.NumberColumn(f"{label} delta", format="%.3f"),
         f"{word}_gamma": st.column_config.NumberColumn(
             f"{label} gamma", format="%.4f", help="Per $1 of the underlying"
@@ -136,15 +136,16 @@ def side_columns(word: str) -> dict:
     }
 
 
+# Percentages' text from formatting.styled (a column_config format would win over it); the rest keep theirs.
 st.dataframe(
-    table,
+    formatting.styled(table, percent=["call_iv", "put_iv", "moneyness"], signed=["moneyness"]),
     hide_index=True,
     width="stretch",
     height=min(38 + 35 * len(table), 600),
     column_config={
         **side_columns("call"),
         "strike": st.column_config.NumberColumn("Strike", format="%.2f"),
-        "moneyness": st.column_config.NumberColumn("Strike/spot - 1", format="percent"),
+        "moneyness": st.column_config.NumberColumn("Strike/spot - 1"),
         **side_columns("put"),
     },
     key="op_chain",
@@ -263,7 +264,7 @@ st.caption(
     )
 )
 st.dataframe(
-    ol.series_table(series),
+    formatting.styled(ol.series_table(series), percent=ol.SERIES_PERCENT),
     hide_index=True,
     width="stretch",
     column_config={
@@ -276,13 +277,13 @@ st.dataframe(
         "dte": st.column_config.NumberColumn("DTE", format="%d"),
         "price_used": st.column_config.NumberColumn("Price", format="dollar"),
         "price_basis": st.column_config.TextColumn("Basis"),
-        "iv": st.column_config.NumberColumn("IV", format="percent"),
+        "iv": st.column_config.NumberColumn("IV"),
         "delta": st.column_config.NumberColumn("Delta (ours)", format="%.3f"),
         "source_delta": st.column_config.NumberColumn("Delta (source)", format="%.2f"),
         "volume": st.column_config.NumberColumn("Volume", format="%d"),
         "open_interest": st.column_config.NumberColumn("OI", format="%d"),
-        "rate": st.column_config.NumberColumn("Rate", format="percent"),
-        "q": st.column_config.NumberColumn("Div. yield", format="percent"),
+        "rate": st.column_config.NumberColumn("Rate"),
+        "q": st.column_config.NumberColumn("Div. yield"),
         "changed": st.column_config.CheckboxColumn("Changed"),
         "change_reason": st.column_config.TextColumn("Why changed"),
         "zero_volume": st.column_config.CheckboxColumn("Zero volume"),
@@ -303,7 +304,7 @@ record = {fmt: gate.recorder("export", {**audit, "format": fmt}) for fmt in ("cs
 
 def series_csv() -> bytes:
     record["csv"]()
-    return ol.series_csv(series, export_params)
+    return ol.series_csv(series)
 
 
 def series_xlsx() -> bytes:
@@ -311,7 +312,15 @@ def series_xlsx() -> bytes:
     return ol.series_xlsx(series, export_params)
 
 
-cols = st.columns([1, 1, 8])
+cols = st.columns([1, 1, 1, 7])
 cols[0].download_button("CSV", series_csv, file_name=f"{stem}.csv", mime="text/csv", on_click="ignore", key="op_csv")
-cols[1].download_button("XLSX", series_xlsx, file_name=f"{stem}.xlsx", mime=XLSX_MIME, on_click="ignore", key="op_xlsx")
-cols[2].caption("The CSV carries the series' parameters in a `# key: value` header; the XLSX on a `parameters` sheet.")
+cols[1].download_button(
+    "Parameters",
+    lambda: exports.params_json(export_params),
+    file_name=exports.sidecar_name(f"{stem}.csv"),
+    mime=exports.JSON_MIME,
+    on_click="ignore",
+    key="op_params",
+)
+cols[2].download_button("XLSX", series_xlsx, file_name=f"{stem}.xlsx", mime=XLSX_MIME, on_click="ignore", key="op_xlsx")
+cols[3].caption(exports.SIDECAR_NOTE + " The options-series command writes the same two files.")

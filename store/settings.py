@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     api_audit_rows: int = Field(default=5_000, ge=1)
     # N of the Index page's default universe, the top N by market cap (the equal-weight top-100 tracker we replace).
     index_size: int = Field(default=100, ge=1, le=600)
+    # Macro page: a spread below zero for fewer sessions than this is a blip, not an inversion (the page's default).
+    inversion_min_sessions: int = Field(default=5, ge=1, le=260)
     # /healthz (dashboard/web/health.py): a background check every N s with a client-side deadline; 503 after
     # several failed checks in a row or when the status is older than the limit (Render's own timeout is 5 s).
     healthz_refresh_seconds: float = Field(default=2.0, gt=0)

@@ -535,3 +535,57 @@ alert_attempts = sa.Table(
     sa.Column("error", sa.Text),
     sa.Index("ix_alert_attempts_delivery", "delivery_id"),
 )
+
+# -- saved views (issue 16) ---------------------------------------------------------------------------------
+# A user's named screens (the Screener's filters and sort) and portfolios (holdings and weights on the Risk page),
+# one row each, the definition as JSON validated by the code that owns the kind (store/saved_views.py).
+SAVED_VIEW_KINDS = ("screen", "portfolio")
+
+saved_views = sa.Table(
+    "saved_views",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("owner", sa.String(64), nullable=False),  # the username, as watchlists
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("definition", JSONB, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.CheckConstraint("kind in ('screen', 'portfolio')", name="kind"),
+    sa.UniqueConstraint("owner", "kind", "name", name="uq_saved_views_owner_kind_name"),
+)
+
+# -- key statistics (issue 16) ------------------------------------------------------------------------------
+# A provider's headline figures as seen on `as_of` (the New York day they were read: Yahoo revises them daily and
+# keeps no history), one row per (symbol, source, as_of), so a point-in-time read takes the latest seen by then.
+# NULL: the provider gave no such figure (an ETF has no P/E). dividend_yield is a fraction (0.0041 = 0.41%).
+key_statistics = sa.Table(
+    "key_statistics",
+    metadata,
+    sa.Column("symbol", sa.String(16), primary_key=True),
+    sa.Column("source", sa.String(32), primary_key=True),
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("trailing_pe", sa.Float(53)),
+    sa.Column("trailing_eps", sa.Float(53)),
+    sa.Column("dividend_yield", sa.Float(53)),
+    sa.Column("beta", sa.Float(53)),
+    sa.Column("next_earnings", sa.Date),
+    sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+)
+
+# -- shared downloads (issue 17) ----------------------------------------------------------------------------
+# A copy of each export file a browser asked for, so that any web instance can answer the browser's GET for it
+# (Streamlit keeps its /media files in the memory of the process that built them; Render's balancer has no
+# sticky sessions). Keyed by Streamlit's media file id and the browser's session (a sha256 of its session cookie);
+# kept minutes, not days (dashboard/web/shared_downloads.py).
+shared_downloads = sa.Table(
+    "shared_downloads",
+    metadata,
+    sa.Column("file_id", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(64), primary_key=True),
+    sa.Column("file_name", sa.String(255), nullable=False),
+    sa.Column("mime", sa.String(128), nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_shared_downloads_expires_at", "expires_at"),
+)

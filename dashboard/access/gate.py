@@ -15,6 +15,7 @@ from dashboard.access import audit, sessions
 from dashboard.access.auth import attempt_login
 from dashboard.access.client_ip import resolve_client_ip, trusted_hops
 from dashboard.ui.components import load_or_stop
+from store import tables
 from store.db import get_engine
 from store.settings import get_settings
 
@@ -23,6 +24,11 @@ log = logging.getLogger(__name__)
 # Session state keys: the session token of this browser tab, and a browser navigation still to make.
 TOKEN_KEY = "auth_token"  # noqa: S105 - a session_state key, not a secret
 REDIRECT_KEY = "auth_redirect"
+# Who this tab was signed in as, and why that session ended (said on the sign-in form).
+USERNAME_KEY = "auth_username"
+ENDED_KEY = "auth_ended"
+DISABLED_MESSAGE = "Your account has been disabled, so you were signed out. Ask an administrator to enable it again."
+ENDED_MESSAGE = "Your session has ended (it expired or was signed out elsewhere). Sign in again."
 
 
 def client_ip() -> str | None:
@@ -58,9 +64,21 @@ def current_user() -> dict | None:
     user = load_or_stop("your session", lambda: sessions.lookup(_engine(), token))
     if user is None:
         st.session_state.pop(TOKEN_KEY, None)
+        previous = st.session_state.pop(USERNAME_KEY, None)
+        if previous is not None:
+            st.session_state[ENDED_KEY] = load_or_stop("your account", lambda: _why_ended(previous))
         return None
     st.session_state[TOKEN_KEY] = token
+    st.session_state[USERNAME_KEY] = user["username"]
     return user
+
+
+def _why_ended(username: str) -> str:
+    """Why a session this tab held is gone: the account was disabled, or it expired / was signed out."""
+    u = tables.users
+    with _engine().connect() as conn:
+        active = conn.execute(sa.select(u.c.active).where(u.c.username == username)).scalar_one_or_none()
+    return DISABLED_MESSAGE if active is False else ENDED_MESSAGE
 
 
 def _redirect_browser() -> None:
@@ -84,6 +102,9 @@ def login_form() -> None:
     """The sign-in form; on success this tab is signed in and the browser is sent to store the cookie."""
     _redirect_browser()  # a sign-out that still has to clear the cookie
     st.title("Market Desk")
+    ended = st.session_state.get(ENDED_KEY)
+    if ended:
+        (st.error if ended == DISABLED_MESSAGE else st.info)(ended)
     st.caption("Sign in to continue.")
     with st.form("login", clear_on_submit=False):
         username = st.text_input("Username", key="login_username", max_chars=64)
@@ -100,6 +121,7 @@ def login_form() -> None:
         return
     token = load_or_stop("a new session", lambda: sessions.create_session(engine, signed["id"], ip))
     st.session_state[TOKEN_KEY] = token
+    st.session_state.pop(ENDED_KEY, None)
     binding = sessions.browser_binding(binding_cookie())
     if binding:
         code = load_or_stop("a new session", lambda: sessions.create_handoff(engine, token, binding))
@@ -130,9 +152,25 @@ def require_role(*roles: str) -> dict:
     return user
 
 
+def refusal_page(title: str, roles: frozenset[str], user: dict) -> Callable[[], None]:
+    """A stand-in for a page `user`'s role may not open: its URL says so instead of falling back to Overview."""
+
+    def _render() -> None:
+        log.warning("refused the %s page to %s (%s)", title, user["username"], user["role"])
+        st.title(title)
+        needed = " or ".join(sorted(roles))
+        st.error(
+            f"The {title} page needs the {needed} role; you are signed in with the {user['role']} role. "
+            "Ask an administrator if you need it."
+        )
+
+    return _render
+
+
 def logout() -> None:
     """End the session server-side (a copied cookie stops working) and have the browser drop the cookie."""
     token = st.session_state.pop(TOKEN_KEY, None)
+    st.session_state.pop(USERNAME_KEY, None)  # signed out on purpose: nothing to explain on the form
     cookie_token = sessions.read_cookie(st.context.cookies.get(sessions.COOKIE_NAME))
     # The cookie must go even if the database is down; the rows then expire on their own.
     st.session_state[REDIRECT_KEY] = "/auth/logout?" + urlencode({"code": sessions.logout_code(cookie_token)})
@@ -179,8 +217,13 @@ def recorder(action: str, details: dict[str, Any] | None = None) -> Callable[[],
     For deferred downloads: Streamlit builds such a file outside the script run (no session there), so the
     user and client IP are captured now and written when the file is actually requested.
     """
-    user = current_user()
-    username, address = (user["username"] if user else None), client_ip()
+    # This run's require_login has just checked the session and noted its user: no second database lookup per
+    # button (a page may offer a dozen files).
+    username = st.session_state.get(USERNAME_KEY) if st.session_state.get(TOKEN_KEY) else None
+    if username is None:
+        user = current_user()
+        username = user["username"] if user else None
+    address = client_ip()
 
     def _record() -> None:
         try:

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics.backtest import BacktestResult
-from dashboard.ui import backtest_figures, url_state
+from dashboard.ui import backtest_figures, formatting, url_state
 from dashboard.ui import backtest_loaders as bt
 from dashboard.ui.text import plain
 
@@ -122,8 +122,12 @@ def metric_cards(metrics: Mapping[str, float]) -> None:
 def metrics_table(table: pd.DataFrame) -> None:
     """The strategy's and the benchmark's metrics, one row each, formatted per column."""
     config: dict[str, Any] = {"portfolio": st.column_config.TextColumn("Portfolio", pinned=True)}
-    config.update({k: st.column_config.NumberColumn(title, format=fmt) for k, (title, fmt) in METRIC_COLUMNS.items()})
-    st.dataframe(table, hide_index=True, width="stretch", column_config=config)
+    # Percentages' text comes from formatting.styled (separators, fixed decimals, signed colours): no format here.
+    percent = [k for k, (_, fmt) in METRIC_COLUMNS.items() if fmt == PERCENT]
+    for key, (title, fmt) in METRIC_COLUMNS.items():
+        config[key] = st.column_config.NumberColumn(title, format=None if fmt == PERCENT else fmt)
+    shown = formatting.styled(table, percent=percent, signed=("total_return", "cagr", "alpha"))
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=config)
     st.caption(
         "Daily returns of the equity from the starting capital; annualised with 252 days (see "
         "`analytics.risk.risk_metrics`). Hit rate, average win/loss and profit factor count the days invested at the "
@@ -209,6 +213,6 @@ def export_buttons(files: Sequence[tuple[str, str, str, Callable[[], bytes]]]) -
             key=f"bt_download_{name.rsplit('_', 1)[-1]}",
         )
     cols[-1].caption(
-        "The CSV files carry the run's parameters in a `# key: value` header; the XLSX has equity, trades, positions, "
-        "monthly returns and metrics sheets and a `parameters` sheet."
+        "The CSV files hold the data only, with the run's parameters in the `.params.json` file beside them; the XLSX "
+        "has equity, trades, positions, monthly returns and metrics sheets and a `parameters` sheet."
     )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import TypeVar
 
 import sqlalchemy as sa
 import streamlit as st
 
+from dashboard.ui import url_state
 from dashboard.ui.text import plain
 from store import clock
 from store.db import DatabaseUnavailable, describe_url, get_engine
@@ -123,3 +124,74 @@ def watch_tasks(key: str, read: Callable[[int], dict | None], cancel: Callable[[
     with st.container(border=True):
         st.markdown("**Your runs**")
         poll()
+
+
+# -- URL state: links that reproduce a view, old links, custom date ranges ------------------------------------------
+
+
+def share_link(params: Mapping[str, str | Sequence[str]], label: str = "Link to this view") -> str:
+    """The view's link in a code box, whose copy button puts it on the clipboard; returns the link.
+
+    The page's address comes from the browser (st.context.url, without its query); without one (tests) the link is
+    the query string alone. Parameters are URL-encoded, so nothing in them can break out of the box.
+    """
+    link = (st.context.url or "") + url_state.query_string(params)
+    st.caption(f"{label} (copy button at the right of the box):")
+    st.code(link, language=None, wrap_lines=True)
+    return link
+
+
+def adopt_legacy_link(legacy: Mapping[str, str], first_key: str) -> None:
+    """On a page's first run in a session, move an old link's unprefixed parameters (?t=AAPL) to the page's own
+    keys (`legacy`: old -> new) and rerun once, so links copied before the keys had prefixes keep working."""
+    if first_key in st.session_state:
+        return
+    renames = url_state.legacy_renames(st.query_params, legacy)
+    if not renames:
+        return
+    for old in legacy:
+        if old in st.query_params:
+            del st.query_params[old]
+    for new, values in renames.items():
+        st.query_params[new] = values
+    # Bound widgets read the link when they are first drawn: this run draws none, the next one reads the new keys.
+    st.rerun()
+
+
+def _reversed(value: object) -> bool:
+    return isinstance(value, tuple) and len(value) == 2 and all(value) and value[0] > value[1]
+
+
+def custom_dates(label: str, key: str, first: date, last: date, default_start: date) -> tuple[date, date] | None:
+    """A custom date range (bound to the URL under `key`) that only offers the stored data's dates, first..last.
+
+    A link's reversed dates are shown swapped (not only used swapped); a link's dates outside the stored data are
+    refused with a warning naming the stored span. None until both ends are picked.
+    """
+    held = st.session_state.get(key)
+    swapped = False
+    if isinstance(held, tuple) and _reversed(held):
+        st.session_state[key], swapped = (held[1], held[0]), True
+    linked = st.query_params.get_all(key)
+    picked = st.date_input(
+        label,
+        value=(min(max(default_start, first), last), last),
+        min_value=first,
+        max_value=last,
+        key=key,
+        bind="query-params",
+        format="YYYY-MM-DD",
+    )
+    if _reversed(picked) and not swapped:
+        st.rerun()  # a drawn widget cannot be changed: the next run swaps it before drawing it
+    if len(linked) == 2 and sorted(linked) != [d.isoformat() for d in picked]:
+        shown = " → ".join(d.isoformat() for d in picked) if len(picked) == 2 else "the default range"
+        st.warning(
+            plain(
+                f"The dates {' → '.join(linked)[:60]} are not a range inside the stored data "
+                f"({first} → {last}); showing {shown} instead."
+            )
+        )
+    if not isinstance(picked, tuple) or len(picked) != 2:
+        return None
+    return (picked[1], picked[0]) if _reversed(picked) else (picked[0], picked[1])

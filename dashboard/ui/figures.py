@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,8 @@ from analytics.market import (
     has_ohlc,
     resample_ohlc,
 )
+from analytics.peers import Peers
+from dashboard.ui import formatting, palette
 
 UP, DOWN = "#26a69a", "#ef5350"
 OVERLAY_COLOURS = {
@@ -53,12 +56,20 @@ def price_figure(
     chosen: Sequence[str] = (),
     actions: pd.DataFrame | None = None,
     max_bars: int = MAX_CANDLES,
+    holidays: Sequence[date] = (),
+    log_scale: bool = False,
+    currency: str = "USD",
 ) -> go.Figure:
     """Price (candlestick / ohlc / line) with overlays, volume below, then RSI and MACD panels if chosen.
 
     `prices`: date-indexed open, high, low, close, volume plus indicator columns (market.with_indicators).
     `actions`: rows (date, action 'split'|'dividend', value) drawn as markers on the price panel.
     Long ranges are drawn as weekly/monthly bars (market.resample_ohlc); the title says which.
+    Daily candles and bars skip weekends and `holidays` (weekdays the exchange was closed: pass them in,
+    e.g. loaders.market_holidays), so a short range has no gaps.
+    `log_scale`: the price axis is logarithmic (equal distances are equal percentage moves). The crosshair (spikes
+    across every panel, one unified hover) reads out the bar's open, high, low, close and volume, formatted by
+    dashboard.ui.formatting in `currency` (the currency the prices are in).
     """
     if prices.empty:
         raise ValueError("no prices to draw")
@@ -78,6 +89,9 @@ def price_figure(
     if chart == "Line" or not has_ohlc(prices):  # adjusted closes only: nothing to draw a candle with
         chart = "Line"
         fig.add_trace(_line(prices["close"], symbol, line={"width": 1.5}), row=1, col=1)
+        price_line = fig.data[-1]
+        price_line.customdata = [formatting.format_price(v, currency) for v in price_line.y]
+        price_line.hovertemplate = "Close %{customdata}<extra>" + symbol + "</extra>"
     else:
         trace = go.Candlestick if chart == "Candlestick" else go.Ohlc
         fig.add_trace(
@@ -90,6 +104,8 @@ def price_figure(
                 name=symbol,
                 increasing={"line": {"color": UP}},
                 decreasing={"line": {"color": DOWN}},
+                customdata=ohlcv_text(shown, currency),
+                hovertemplate=OHLCV_HOVER,
             ),
             row=1,
             col=1,
@@ -127,7 +143,17 @@ def price_figure(
     colours = np.where(shown["close"].to_numpy() >= shown["open"].to_numpy(), UP, DOWN)
     if shown["volume"].notna().any():
         fig.add_trace(
-            go.Bar(x=x, y=shown["volume"].to_numpy(), name="Volume", marker={"color": colours}, showlegend=False),
+            go.Bar(
+                x=x,
+                y=shown["volume"].to_numpy(),
+                name="Volume",
+                marker={"color": colours},
+                showlegend=False,
+                # Candles carry the volume in their own readout; a line chart's readout gets it from here.
+                customdata=[formatting.format_number(v, digits=0) for v in shown["volume"].to_numpy()],
+                hovertemplate="Volume %{customdata}<extra></extra>",
+                hoverinfo="skip" if chart != "Line" else None,
+            ),
             row=2,
             col=1,
         )
@@ -152,10 +178,49 @@ def price_figure(
         title={"text": f"{symbol}{suffix}", "font": {"size": 14}},
         height=420 + 160 * len(panels),
         xaxis_rangeslider_visible=False,
-        meta={"bar_size": "daily" if chart == "Line" else bar_size},
+        meta={"bar_size": "daily" if chart == "Line" else bar_size, "log_scale": log_scale},
     )
     fig.update_xaxes(type="date")
+    crosshair(fig)
+    if log_scale:
+        fig.update_yaxes(type="log", row=1, col=1)
+    if bar_size == "daily" and chart != "Line":
+        fig.update_xaxes(rangebreaks=closed_days(holidays))
     return fig
+
+
+# The crosshair's readout of one bar (customdata: ohlcv_text); the unified hover's header is the bar's date.
+OHLCV_HOVER = (
+    "O %{customdata[0]}  H %{customdata[1]}  L %{customdata[2]}  C %{customdata[3]}<br>"
+    "Volume %{customdata[4]}<extra>%{fullData.name}</extra>"
+)
+SPIKE = {"showspikes": True, "spikemode": "across", "spikesnap": "cursor", "spikethickness": 1, "spikedash": "dot",
+         "spikecolor": "grey"}  # fmt: skip
+
+
+def ohlcv_text(bars: pd.DataFrame, currency: str = "USD") -> np.ndarray:
+    """Per bar the readout's text: open, high, low, close in `currency` and volume, through dashboard.ui.formatting."""
+    prices = [
+        [formatting.format_price(v, currency) for v in bars[c].to_numpy()] for c in ("open", "high", "low", "close")
+    ]
+    volume = [formatting.format_number(v, digits=0) for v in bars["volume"].to_numpy()]
+    return np.array([*prices, volume], dtype=object).T
+
+
+def crosshair(fig: go.Figure) -> go.Figure:
+    """A crosshair over every panel: one unified readout per date, and spike lines across on both axes."""
+    fig.update_layout(hovermode="x unified", spikedistance=-1, hoverdistance=-1)
+    fig.update_xaxes(**SPIKE, hoverformat="%a %Y-%m-%d")
+    fig.update_yaxes(**SPIKE)
+    return fig
+
+
+def closed_days(holidays: Sequence[date]) -> list[dict]:
+    """Plotly rangebreaks for days without a session: every weekend, and the given weekday holidays."""
+    breaks: list[dict] = [{"bounds": ["sat", "mon"]}]
+    if holidays:
+        breaks.append({"values": [d.isoformat() for d in holidays]})
+    return breaks
 
 
 def _add_action_markers(fig: go.Figure, prices: pd.DataFrame, actions: pd.DataFrame) -> None:
@@ -199,9 +264,31 @@ def points_per_line(lines: int) -> int:
     return int(np.clip(LINE_POINT_BUDGET // max(lines, 1), MIN_LINE_POINTS, MAX_LINE_POINTS))
 
 
-def _lines(wide: pd.DataFrame, **style) -> list[go.Scatter]:
+def _lines(wide: pd.DataFrame, line: dict | None = None, **style) -> list[go.Scatter]:
     per_line = points_per_line(wide.shape[1])
-    return [_line(wide[column], str(column), max_points=per_line, **style) for column in wide.columns]
+    return [
+        _line(wide[column], str(column), max_points=per_line, line=palette.series_line(i, **(line or {})), **style)
+        for i, column in enumerate(wide.columns)
+    ]
+
+
+# Focus: one series stands out (drawn last, on top, thicker); the others fade to one grey, still hoverable.
+FADED = "rgba(150,150,150,0.35)"
+
+
+def focused(fig: go.Figure, focus: str | None) -> go.Figure:
+    """`fig` with the trace named `focus` highlighted and the others greyed; unchanged when no trace has that name."""
+    names = [trace.name for trace in fig.data]
+    if not focus or focus not in names:
+        return fig
+    for trace in fig.data:
+        if trace.name == focus:
+            trace.line.width = 2.5
+        else:
+            trace.line.color = FADED
+            trace.line.width = 1
+    fig.data = [t for t in fig.data if t.name != focus] + [t for t in fig.data if t.name == focus]
+    return fig
 
 
 def compare_figure(normalised: pd.DataFrame, title: str = "Compared, rebased to 100") -> go.Figure:
@@ -213,20 +300,31 @@ def compare_figure(normalised: pd.DataFrame, title: str = "Compared, rebased to 
     return fig
 
 
-def lines_figure(wide: pd.DataFrame, title: str, y_title: str, percent: bool = False, height: int = 320) -> go.Figure:
-    """One line per column (e.g. rolling volatility per ticker), downsampled for display."""
-    fig = go.Figure(data=_lines(wide, line={"width": 1.2}))
+def lines_figure(
+    wide: pd.DataFrame,
+    title: str,
+    y_title: str,
+    percent: bool = False,
+    height: int = 320,
+    focus: str | None = None,
+) -> go.Figure:
+    """One line per column (e.g. rolling volatility per ticker), downsampled for display; `focus`: see focused."""
+    fig = focused(go.Figure(data=_lines(wide, line={"width": 1.2})), focus)
     fig.update_layout(**_LAYOUT, title={"text": title, "font": {"size": 14}}, height=height, yaxis_title=y_title)
     if percent:
         fig.update_yaxes(tickformat=".0%")
     return fig
 
 
-def drawdown_figure(drawdowns: pd.DataFrame) -> go.Figure:
-    """Underwater chart: drawdown from the running peak per column (values <= 0), filled to zero for up to 3."""
+def drawdown_figure(drawdowns: pd.DataFrame, focus: str | None = None) -> go.Figure:
+    """Underwater chart: drawdown from the running peak per column (values <= 0), filled to zero for up to 3
+    (or for the focused one only); `focus`: see focused."""
     # Overlapping fills of many series turn into a muddle: beyond three, lines only.
-    fill = "tozeroy" if drawdowns.shape[1] <= 3 else "none"
-    fig = go.Figure(data=_lines(drawdowns, line={"width": 1}, fill=fill))
+    fill = "tozeroy" if drawdowns.shape[1] <= 3 and focus not in drawdowns.columns else "none"
+    fig = focused(go.Figure(data=_lines(drawdowns, line={"width": 1}, fill=fill)), focus)
+    for trace in fig.data:
+        if trace.name == focus:
+            trace.fill = "tozeroy"
     fig.update_layout(**_LAYOUT, title={"text": "Drawdown from peak", "font": {"size": 14}}, height=320)
     fig.update_yaxes(tickformat=".0%")
     return fig
@@ -257,6 +355,10 @@ def correlation_heatmap(corr: pd.DataFrame) -> go.Figure:
         height=size,
         yaxis={"autorange": "reversed"},
     )
+    # Plotly drops every other category label when they crowd: name each one, in smaller type for many.
+    font = {"size": 10 if len(labels) > 20 else 12}
+    fig.update_xaxes(tickmode="array", tickvals=labels, ticktext=labels, tickangle=-90, tickfont=font)
+    fig.update_yaxes(tickmode="array", tickvals=labels, ticktext=labels, tickfont=font)
     return fig
 
 
@@ -279,4 +381,74 @@ def distribution_figure(returns: pd.Series, var_95: float, cvar_95: float, symbo
         showlegend=False,
     )
     fig.update_xaxes(tickformat=".1%")
+    return fig
+
+
+def risk_contribution_figure(contributions: pd.DataFrame) -> go.Figure:
+    """Each holding's weight beside its share of the portfolio's volatility (analytics.portfolio.risk_contributions):
+    a holding whose risk share outgrows its weight is where the portfolio's risk concentrates."""
+    labels = [str(s) for s in contributions["symbol"]]
+    fig = go.Figure(
+        data=[
+            go.Bar(
+                x=labels,
+                y=contributions[column].to_numpy(dtype="float64"),
+                name=name,
+                marker={"color": palette.series_colour(i)},
+                hovertemplate="%{x}: %{y:.2%}<extra>" + name + "</extra>",
+            )
+            for i, (column, name) in enumerate((("weight", "Weight"), ("share", "Share of volatility")))
+        ]
+    )
+    fig.update_layout(
+        **{**_LAYOUT, "hovermode": "x"},
+        title={"text": "Weight and share of portfolio volatility", "font": {"size": 14}},
+        height=320,
+        barmode="group",
+    )
+    fig.update_yaxes(tickformat=".0%")
+    fig.update_xaxes(type="category", tickmode="array", tickvals=labels, ticktext=labels)
+    return fig
+
+
+def peer_figure(peers: Peers, symbol: str, height: int = 260) -> go.Figure:
+    """One stock's line (rebased to 100) against the average of the other stocks (analytics.peers.compare)."""
+    lines = pd.DataFrame({symbol: peers.normalised[symbol], "Peer average": peers.peer_average[symbol]})
+    fig = go.Figure(
+        data=[
+            _line(lines[symbol], symbol, line={"width": 1.6, "color": palette.series_colour(3)}),
+            _line(lines["Peer average"], "Peer average", line={"width": 1.2, "color": FADED.replace("0.35", "0.9")}),
+        ]
+    )
+    fig.add_hline(y=100, line={"dash": "dot", "width": 1, "color": "grey"})
+    fig.update_layout(
+        **{**_LAYOUT, "legend": {"orientation": "h", "y": -0.15}},
+        title={"text": f"{symbol} vs peer average", "font": {"size": 13}},
+        height=height,
+        yaxis_title="Index (=100)",
+    )
+    return fig
+
+
+def peer_difference_figure(peers: Peers, symbol: str, height: int = 260) -> go.Figure:
+    """The stock minus its peer average (index points, i.e. percentage points of return since the start), filled
+    green above zero and red below."""
+    gap = downsample_line(peers.difference[symbol], MAX_LINE_POINTS)
+    x, y = _x(gap.index), gap.to_numpy(dtype="float64")
+    fig = go.Figure(
+        data=[
+            go.Scatter(x=x, y=np.where(y >= 0, y, 0.0), mode="lines", name="Ahead", fill="tozeroy",
+                       line={"width": 0.8, "color": UP}, hoverinfo="skip"),
+            go.Scatter(x=x, y=np.where(y < 0, y, 0.0), mode="lines", name="Behind", fill="tozeroy",
+                       line={"width": 0.8, "color": DOWN}, hoverinfo="skip"),
+            go.Scatter(x=x, y=y, mode="lines", name=f"{symbol} − peers", line={"width": 1, "color": "rgba(0,0,0,0)"},
+                       hovertemplate="%{y:+.2f} points<extra></extra>"),
+        ]
+    )  # fmt: skip
+    fig.update_layout(
+        **{**_LAYOUT, "showlegend": False},
+        title={"text": f"{symbol} minus peer average", "font": {"size": 13}},
+        height=height,
+        yaxis_title="Points",
+    )
     return fig

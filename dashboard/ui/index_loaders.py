@@ -116,7 +116,8 @@ def export_tables(result: IndexResult, on: date) -> dict[str, pd.DataFrame]:
 
 
 def export_file(kind: str, tables: Mapping[str, pd.DataFrame], params: Mapping[str, str]) -> bytes:
-    """CSV (one file: the levels, or the table named by `kind` after a colon), JSON (all) or XLSX (all)."""
+    """CSV (one file, data only: the levels, or the table named by `kind` after a colon), JSON or XLSX (all, with
+    `params`)."""
     if kind == "json":
         body = {
             "parameters": dict(params),
@@ -126,4 +127,4 @@ def export_file(kind: str, tables: Mapping[str, pd.DataFrame], params: Mapping[s
     if kind == "xlsx":
         return exports.to_xlsx_sheets(tables, params)
     table = kind.split(":", 1)[1] if ":" in kind else "levels"
-    return exports.to_csv(tables[table], {**params, "table": table})
+    return exports.to_csv(tables[table])  # data only: the parameters go in the sidecar (exports.params_json)

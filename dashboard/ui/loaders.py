@@ -15,13 +15,14 @@ from typing import TypeVar
 import pandas as pd
 import streamlit as st
 
+from analytics import formulas, macro, market, peers, portfolio, risk
 from analytics import freshness as freshness_rules
-from analytics import macro, market, risk
 from ingestion import queue
-from store import calendar, clock, universe
+from store import calendar, clock, saved_views, universe
 from store import watchlists as watchlist_store
 from store.db import get_engine
 from store.reads import core, quality, workers
+from store.reads import index as index_reads
 from store.reads import macro as macro_reads
 from store.reads import market as market_reads
 from store.settings import get_settings
@@ -211,6 +212,75 @@ def rolling_stats(
     return risk.rolling_table(kind, wide, list(tickers), benchmark, window, risk_free)
 
 
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=32)
+def portfolio_tables(
+    version: int,
+    weights: tuple[tuple[str, float], ...],
+    benchmark: str,
+    start: date,
+    end: date,
+    risk_free: float,
+) -> dict:
+    """analytics.portfolio.portfolio_report of the holdings (`weights`: symbol, fraction) against the benchmark.
+
+    PortfolioError (a ValueError) when the weights or the holdings' common days do not make a portfolio."""
+    checked = portfolio.check_weights(dict(weights))
+    wide = adjusted_closes(version, [*checked.index, benchmark], start, end)
+    return portfolio.portfolio_report(wide, checked, benchmark, risk_free)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=32)
+def peer_comparison(version: int, symbols: tuple[str, ...], start: date, end: date) -> peers.Peers:
+    """analytics.peers.compare on the adjusted closes of `symbols` (PeersError when they cannot be compared)."""
+    return peers.compare(adjusted_closes(version, symbols, start, end).reindex(columns=list(symbols)))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=LARGE)
+def risk_free_rate(version: int, start: date, end: date) -> float | None:
+    """The Risk page's default risk-free rate: the average of DGS3MO from `start` to `end` as an annual fraction
+    (analytics.risk.average_rate); None when no observation of it is stored in the range."""
+    return risk.average_rate(observations(version, risk.RISK_FREE_SERIES, start, end), start, end)
+
+
+@st.cache_data(show_spinner=False, max_entries=LARGE)
+def market_holidays(start: date, end: date) -> tuple[date, ...]:
+    """Weekdays from `start` to `end` on which the NYSE did not trade (store.calendar): what a daily chart skips.
+
+    From the exchange calendar, not the database, so no data version: a holiday does not change after a run.
+    Days before the calendar's first session are not judged (it would call every one of them a holiday).
+    """
+    weekdays = pd.bdate_range(max(pd.Timestamp(start), calendar.trading_calendar().first_session), end)
+    return tuple(d.date() for d in weekdays.difference(calendar.sessions_between(start, end)))
+
+
+# -- the Ticker page's quote header ----------------------------------------------------------------------
+# A year of bars for the 52-week range, plus room for the average volume and holidays.
+QUOTE_HISTORY_DAYS = 400
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=LARGE)
+def quote_prices(version: int, symbol: str, adjusted: bool, last: date) -> tuple[pd.DataFrame, dict[str, str]]:
+    """`symbol`'s displayed daily prices over the QUOTE_HISTORY_DAYS to `last` (its latest stored bar), whatever range
+    the chart shows, and the unadjusted-fallback note (analytics.market.ticker_frames)."""
+    start = date.fromordinal(last.toordinal() - QUOTE_HISTORY_DAYS)
+    frames, notes = market.ticker_frames(bars(version, [symbol], start, last), (symbol,), adjusted, start, last)
+    return frames[symbol], notes
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=LARGE)
+def published_shares(version: int, symbol: str, as_of: date) -> pd.DataFrame:
+    """`symbol`'s share counts public on or before `as_of` (store.reads.index.shares_published), every source."""
+    return read(index_reads.shares_published, [symbol], as_of)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=LARGE)
+def key_statistics(version: int, symbol: str, as_of: date) -> dict | None:
+    """`symbol`'s latest key statistics seen on or before `as_of` (store.reads.market.key_statistics) as a dict,
+    None when none are stored."""
+    frame = read(market_reads.key_statistics, [symbol], as_of)
+    return None if frame.empty else frame.iloc[0].to_dict()
+
+
 # -- macro --------------------------------------------------------------------------------------------
 
 
@@ -251,6 +321,26 @@ def chart_series(
     return macro.chart_series(raw, series_id, units, start, end, frequency, how, stored_frequency)
 
 
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=LARGE)
+def formula_series(
+    version: int,
+    text: str,
+    units: str,
+    start: date,
+    end: date,
+    frequency: str | None = None,
+    how: str = "avg",
+) -> tuple[pd.Series, list[str]]:
+    """analytics.formulas.chart_formula of `text` on every stored value (to `end`) of the series it names.
+
+    FormulaError (a ValueError) for a bad formula or a series id that is not stored."""
+    node = formulas.parse(text)
+    catalog = series_catalog(version)
+    stored = dict(zip(catalog["series_id"], catalog["frequency"], strict=True))
+    data = {sid: observations(version, sid, None, end) for sid in formulas.series_ids(node) if sid in stored}
+    return formulas.chart_formula(node, data, text.strip(), units, start, end, frequency, how, stored)
+
+
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)
 def yield_curves(version: int, months_back: tuple[int, ...] = (0, 6, 12)) -> pd.DataFrame:
     return macro.yield_curves(yields(version), months_back)
@@ -282,6 +372,37 @@ def save_watchlist(
 
 def delete_watchlist(username: str, name: str) -> bool:
     return watchlist_store.delete(get_engine(), username, name)
+
+
+# -- saved portfolios (per-user state in saved_views, kind "portfolio": not cached, they change on a click) ----------
+
+PORTFOLIO_KIND = "portfolio"
+
+
+def portfolio_names(username: str) -> list[str]:
+    return read(saved_views.names, username, PORTFOLIO_KIND)
+
+
+def saved_portfolio(username: str, name: str) -> pd.Series:
+    """The weights (fractions, in the saved order) of `username`'s portfolio `name`; PortfolioError when it is gone
+    or malformed."""
+    found = read(saved_views.get, username, PORTFOLIO_KIND, name)
+    if found is None:
+        raise portfolio.PortfolioError(f"no saved portfolio named {name}")
+    return portfolio.weights_from_definition(found)
+
+
+def save_portfolio(username: str, name: str, weights: pd.Series) -> str:
+    """Save (or replace) `username`'s portfolio `name`; returns the name as saved. SavedViewError (a ValueError)
+    when it cannot be saved."""
+    definition = portfolio.definition(portfolio.check_weights(weights.to_dict()))
+    with get_engine().begin() as conn:
+        return saved_views.save(conn, username, PORTFOLIO_KIND, name, definition)
+
+
+def delete_portfolio(username: str, name: str) -> bool:
+    with get_engine().begin() as conn:
+        return saved_views.delete(conn, username, PORTFOLIO_KIND, name)
 
 
 # -- data health (a short TTL where the state is live: the queue, progress) ---------------------------------

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from analytics.macro import UNITS
+from dashboard.ui import palette
 
 __all__ = [
+    "AXIS_CHOICES",
     "MAX_AXES",
+    "assign_axes",
     "beta_figure",
     "series_figure",
     "spread_figure",
@@ -53,44 +58,88 @@ def _shade_recessions(fig: go.Figure, recessions: pd.DataFrame | None, start: pd
         )
 
 
+AXIS_CHOICES: tuple[str, ...] = ("auto", "left", "right")
+
+
+def assign_axes(units: Mapping[str, str], choices: Mapping[str, str] | None = None) -> tuple[dict[str, str], list[str]]:
+    """Which side ('left' or 'right') each line is drawn against, and the lines that fit on neither.
+
+    `units` maps a line's label to its axis units, in legend order; `choices` maps a label to 'left', 'right'
+    or 'auto' (missing = 'auto'). Chosen sides are kept whatever the units. An 'auto' line joins the side where
+    an earlier 'auto' line has its units, else the first side that is empty or shows only its units (left
+    first); when neither side will do it is left out (returned second), so a side mixes units only when asked
+    to. Moving one line to the right thus never drags the lines that share its units along.
+    """
+    choices = choices or {}
+    bad = {c for c in choices.values() if c not in AXIS_CHOICES}
+    if bad:
+        raise ValueError(f"unknown axis choice {sorted(bad)[0]!r}; expected one of {', '.join(AXIS_CHOICES)}")
+    sides: dict[str, str] = {label: choices[label] for label in units if choices.get(label, "auto") != "auto"}
+    automatic: dict[str, str] = {}  # units -> the side its first 'auto' line took
+    left_out: list[str] = []
+    for label, unit in units.items():
+        if label in sides:
+            continue
+        shown = {side: {units[x] for x, s in sides.items() if s == side} for side in ("left", "right")}
+        side = automatic.get(unit) or next((s for s in ("left", "right") if shown[s] <= {unit}), None)
+        if side is None:
+            left_out.append(label)
+            continue
+        sides[label] = automatic.setdefault(unit, side)
+    return {label: sides[label] for label in units if label in sides}, left_out
+
+
 def series_figure(
-    series: dict[str, pd.Series], units: dict[str, str], recessions: pd.DataFrame | None = None
+    series: dict[str, pd.Series],
+    units: dict[str, str],
+    recessions: pd.DataFrame | None = None,
+    axes: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    """Line chart of labelled series; series in a second kind of units go on a right-hand axis.
+    """Line chart of labelled series against a left and a right axis.
 
     `series` maps a legend label to a Series by date (NaN values are drawn as gaps, never joined or
-    zeroed); `units` maps the same labels to axis units. More than MAX_AXES different units raise
-    ValueError. `recessions` (see `recession_periods`) are shaded grey over the plotted dates.
+    zeroed); `units` maps the same labels to axis units. `axes` maps labels to 'left', 'right' or 'auto'
+    (see `assign_axes`; by default every line is 'auto': a second kind of units goes on the right). Lines
+    that fit on no axis raise ValueError (more than MAX_AXES kinds of units left to 'auto'). An axis is titled
+    with the units of its lines. `recessions` (see `recession_periods`) are shaded grey over the plotted dates.
     """
     if not series:
         raise ValueError("nothing to chart: no series given")
     missing = [label for label in series if label not in units]
     if missing:
         raise ValueError(f"no units given for {', '.join(missing)}")
-    axes = list(dict.fromkeys(units[label] for label in series))
-    if len(axes) > MAX_AXES:
-        raise ValueError(f"at most {MAX_AXES} different units fit on one chart; got {len(axes)}: {', '.join(axes)}")
+    sides, left_out = assign_axes({label: units[label] for label in series}, axes)
+    if left_out:
+        kinds = list(dict.fromkeys(units[label] for label in series))
+        raise ValueError(f"at most {MAX_AXES} different units fit on one chart; got {len(kinds)}: {', '.join(kinds)}")
+    titles = {
+        side: " · ".join(dict.fromkeys(units[label] for label in series if sides[label] == side))
+        for side in ("left", "right")
+    }
     fig = go.Figure()
-    for label, values in series.items():
-        second = axes.index(units[label]) == 1
+    for position, (label, values) in enumerate(series.items()):
+        second = sides[label] == "right"
         fig.add_trace(
             go.Scatter(
                 x=values.index,
                 y=values.to_numpy(dtype="float64"),
                 mode="lines",
+                line=palette.series_line(position),
                 name=f"{label} (right)" if second else label,
                 connectgaps=False,
                 yaxis="y2" if second else "y",
             )
         )
     fig.update_layout(
-        yaxis={"title": {"text": axes[0]}},
+        yaxis={"title": {"text": titles["left"]}},
         hovermode="x unified",
         legend={"orientation": "h", "y": -0.15},
         margin={"t": 30, "r": 10, "b": 10, "l": 10},
     )
-    if len(axes) == 2:
-        fig.update_layout(yaxis2={"title": {"text": axes[1]}, "overlaying": "y", "side": "right", "showgrid": False})
+    if titles["right"]:
+        fig.update_layout(
+            yaxis2={"title": {"text": titles["right"]}, "overlaying": "y", "side": "right", "showgrid": False}
+        )
     dates = [s.index for s in series.values() if len(s)]
     if dates:
         start = min(d.min() for d in dates)
@@ -102,12 +151,13 @@ def series_figure(
 def yield_curve_figure(curves: pd.DataFrame) -> go.Figure:
     """One line per curve (column) across tenors (index, maturity order), yields in percent."""
     fig = go.Figure()
-    for label in curves.columns:
+    for position, label in enumerate(curves.columns):
         fig.add_trace(
             go.Scatter(
                 x=[str(t) for t in curves.index],
                 y=curves[label].to_numpy(dtype="float64"),
                 mode="lines+markers",
+                line=palette.series_line(position),
                 name=str(label),
                 connectgaps=False,
             )
@@ -126,8 +176,11 @@ def spread_figure(spreads: dict[str, pd.Series], recessions: pd.DataFrame | None
     if not spreads:
         raise ValueError("nothing to chart: no spread given")
     fig = go.Figure()
-    for label, values in spreads.items():
-        fig.add_trace(go.Scatter(x=values.index, y=values.to_numpy(dtype="float64"), mode="lines", name=label))
+    for position, (label, values) in enumerate(spreads.items()):
+        line = palette.series_line(position)
+        fig.add_trace(
+            go.Scatter(x=values.index, y=values.to_numpy(dtype="float64"), mode="lines", name=label, line=line)
+        )
         inverted = values.where(values < 0)
         fig.add_trace(
             go.Scatter(

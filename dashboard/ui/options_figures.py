@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.ui import palette
 from dashboard.ui.figures import DOWN, UP
 
 __all__ = ["open_interest_figure", "series_figure", "smile_figure", "term_structure_figure"]
@@ -25,8 +26,10 @@ def smile_figure(rows: pd.DataFrame, spot: float, symbol: str) -> go.Figure:
 
     `rows`: expiration, dte, type, strike, iv, contract, volume (options_loaders.smile_rows)."""
     traces = []
+    expiries = list(dict.fromkeys(sorted(rows["expiration"])))
     for (expiration, kind), group in rows.groupby(["expiration", "type"], sort=True):
         dte = int(group["dte"].iloc[0])
+        colour = palette.series_colour(expiries.index(expiration))  # a call and its put share their expiry's hue
         traces.append(
             go.Scatter(
                 x=group["strike"].to_numpy(dtype="float64"),
@@ -34,7 +37,7 @@ def smile_figure(rows: pd.DataFrame, spot: float, symbol: str) -> go.Figure:
                 name=f"{expiration:%Y-%m-%d} ({dte}d) {_TYPES.get(kind, kind)}",
                 mode="lines+markers",
                 marker={"size": 4},
-                line={"width": 1.5, "dash": "dash" if kind == "P" else "solid"},
+                line={"width": 1.5, "dash": "dash" if kind == "P" else "solid", "color": colour},
                 text=[f"{c} · volume {v:,.0f}" for c, v in zip(group["contract"], group["volume"], strict=True)],
                 hovertemplate="%{text}<br>strike %{x:,.2f}<br>IV %{y:.2%}<extra></extra>",
             )
@@ -52,8 +55,11 @@ def smile_figure(rows: pd.DataFrame, spot: float, symbol: str) -> go.Figure:
 def term_structure_figure(rows: pd.DataFrame, symbol: str) -> go.Figure:
     """ATM IV against days to expiry, one line per session and type. `rows`: session, expiration, dte, type, atm_iv."""
     traces = []
-    for (session, kind), group in rows.dropna(subset=["atm_iv"]).groupby(["session", "type"], sort=True):
+    rows = rows.dropna(subset=["atm_iv"])
+    sessions = list(dict.fromkeys(sorted(rows["session"])))
+    for (session, kind), group in rows.groupby(["session", "type"], sort=True):
         group = group.sort_values("dte")
+        colour = palette.series_colour(sessions.index(session))
         traces.append(
             go.Scatter(
                 x=group["dte"].to_numpy(dtype="float64"),
@@ -61,6 +67,7 @@ def term_structure_figure(rows: pd.DataFrame, symbol: str) -> go.Figure:
                 name=f"{session:%Y-%m-%d} {_TYPES.get(kind, kind)}",
                 mode="lines+markers",
                 marker={"size": 5},
+                line={"color": colour, "dash": "dash" if kind == "P" else "solid"},
                 text=[f"{e:%Y-%m-%d}" for e in pd.to_datetime(group["expiration"])],
                 hovertemplate="expires %{text} (%{x}d)<br>ATM IV %{y:.2%}<extra></extra>",
             )
@@ -126,13 +133,19 @@ def series_figure(series: pd.DataFrame, symbol: str, kind: str) -> go.Figure:
     word = _TYPES.get(kind, kind)
     fig = go.Figure(
         data=[
-            go.Scatter(x=x, y=close, name=f"{symbol} close", mode="lines", line={"width": 1.5, "color": "#1f77b4"}),
+            go.Scatter(
+                x=x,
+                y=close,
+                name=f"{symbol} close",
+                mode="lines",
+                line={"width": 1.5, "color": palette.series_colour(0)},
+            ),
             go.Scatter(
                 x=x,
                 y=strike,
                 name=f"Strike held ({word})",
                 mode="lines",
-                line={"width": 1, "dash": "dot", "shape": "hv", "color": "#ff7f0e"},
+                line={"width": 1, "dash": "dot", "shape": "hv", "color": palette.series_colour(1)},
                 hovertemplate="strike %{y:,.2f}<extra></extra>",
             ),
             go.Scatter(

@@ -282,12 +282,16 @@ def export_parameters(params: SeriesParams, sources: str) -> dict[str, str]:
     }
 
 
-def series_csv(series: pd.DataFrame, params: Mapping[str, str]) -> bytes:
-    return exports.to_csv(series_export(series), params)
+def series_csv(series: pd.DataFrame) -> bytes:
+    """The series as CSV, data only (its parameters go in the sidecar, exports.params_json)."""
+    return exports.to_csv(series_export(series))
 
 
 def series_xlsx(series: pd.DataFrame, params: Mapping[str, str]) -> bytes:
-    return exports.to_xlsx(series_export(series), params)
+    return exports.to_xlsx(series_export(series), params, SERIES_PERCENT)
+
+
+SERIES_PERCENT = ("iv", "rate", "q")  # fractions in the series export, shown as percentages in the XLSX
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ PAGES = [
     ("../../pages/overview.py", "Overview", ":material/dashboard:", "overview", ALL_ROLES),
     ("../../pages/ticker.py", "Ticker", ":material/candlestick_chart:", "ticker", ALL_ROLES),
     ("../../pages/risk.py", "Risk", ":material/query_stats:", "risk", ALL_ROLES),
+    ("../../pages/peers.py", "Peers", ":material/group_work:", "peers", ALL_ROLES),
+    ("../../pages/screener.py", "Screener", ":material/filter_alt:", "screener", ALL_ROLES),
     ("../../pages/index_tracker.py", "Index", ":material/stacked_line_chart:", "index", ALL_ROLES),
     ("../../pages/backtest.py", "Backtest", ":material/science:", "backtest", ALL_ROLES),
     ("../../pages/options.py", "Options", ":material/ssid_chart:", "options", ALL_ROLES),
@@ -74,13 +76,16 @@ user = gate.current_user()
 if user is None:
     only(gate.login_form, "Sign in")
 
-# Pages a role may not see are not registered for the session at all: their URLs cannot run.
+# A page a role may not see is not registered for the session: its URL runs a hidden stand-in that says
+# which role it needs (rather than falling back to the default page without a word).
 navigation = st.navigation(
     [
         st.Page(script, title=title, icon=icon, url_path=path, default=i == 0)
-        for i, (script, title, icon, path, roles) in enumerate(PAGES)
         if user["role"] in roles
-    ]
+        else st.Page(gate.refusal_page(title, roles, user), title=title, url_path=path, visibility="hidden")
+        for i, (script, title, icon, path, roles) in enumerate(PAGES)
+    ],
+    expanded=True,  # every page listed: Streamlit folds a long list behind "View more" otherwise
 )
 with st.sidebar:
     currency.sidebar_picker()

@@ -6,7 +6,10 @@ error (naming the host, never the password) while it keeps retrying, and /health
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,7 +21,8 @@ from store.db import DatabaseUnavailable, describe_url, get_engine, migrate, res
 from store.embedded import stop_embedded
 from store.logs import setup_logging
 from store.reads.core import database_is_empty
-from store.settings import ConfigError, get_settings
+from store.redaction import register as register_secrets
+from store.settings import ConfigError, Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +53,44 @@ def state() -> StartupState:
     return _state
 
 
+# Streamlit's option for the key that signs its cookies, and the variable it also reads it from.
+COOKIE_SECRET_OPTION = "server.cookieSecret"  # noqa: S105 - an option name, not a secret
+COOKIE_SECRET_VARIABLE = "STREAMLIT_SERVER_COOKIE_SECRET"  # noqa: S105 - a variable name
+_COOKIE_SECRET_LABEL = b"market-desk/streamlit-cookie-secret"
+
+
 def configure() -> None:
-    """Logging, and the production refusals; raises ConfigError with the reason."""
+    """Logging, the production refusals, then Streamlit's shared cookie secret; raises ConfigError with the reason."""
     settings = get_settings()
     setup_logging(settings)
     settings.check_production()
+    share_cookie_secret(settings)
+
+
+def derived_cookie_secret(auth_secret: str) -> str:
+    """Streamlit's cookie secret as a function of AUTH_SECRET: equal on every instance, and not AUTH_SECRET itself."""
+    return hmac.new(auth_secret.encode(), _COOKIE_SECRET_LABEL, hashlib.sha256).hexdigest()
+
+
+def share_cookie_secret(settings: Settings) -> str:
+    """Give Streamlit a cookie secret every instance shares; says where it came from.
+
+    Streamlit draws a random one per process by default, so with several web instances a cookie it signed on one
+    is refused by the next. An explicit `server.cookieSecret` (config.toml or STREAMLIT_SERVER_COOKIE_SECRET) wins;
+    otherwise it is derived from AUTH_SECRET, which production requires (rotating AUTH_SECRET rotates it too).
+    """
+    from streamlit import config
+
+    if config.is_manually_set(COOKIE_SECRET_OPTION):
+        return "configured"
+    if settings.auth_secret is None:
+        return "per process"  # development: one process, Streamlit's random default is fine
+    secret = derived_cookie_secret(settings.auth_secret.get_secret_value())
+    register_secrets([secret])
+    # The variable as well: Streamlit reads its config files again when they change, and variables with them.
+    os.environ[COOKIE_SECRET_VARIABLE] = secret
+    config.set_option(COOKIE_SECRET_OPTION, secret, where_defined="derived from AUTH_SECRET")
+    return "derived from AUTH_SECRET"
 
 
 def _set(phase: str, message: str) -> None:

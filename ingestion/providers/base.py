@@ -32,6 +32,9 @@ Many symbols, some failing (live providers; the jobs layer relies on this):
   the first unknown symbol.
 - `RateLimited`, `DailyLimitReached` and `CircuitOpen` mean "try another provider now, this one
   later"; `NotFound` means "this symbol is unknown here" (another provider may still know it).
+- `NoNetwork` means this machine cannot reach the provider at all (its host does not resolve): nothing was
+  fetched, and it says nothing about the symbols or the provider's health. A run records it once and
+  each item as `NOT_FETCHED` (`reason_is_no_network` recognises its message in a per-item reason).
 - Paging: `window_days` says how a provider pages history. None means one request returns the whole
   history of a symbol whatever the range (Alpha Vantage's `outputsize=full`), so the job asks once per
   symbol per run; a number means the job cuts long ranges into windows of that many days.
@@ -102,12 +105,35 @@ class NotSupported(ProviderError):
     """The provider does not offer this kind of data."""
 
 
+class NoNetwork(ProviderError):
+    """This machine cannot reach the provider: its host name does not resolve (no network, DNS down).
+
+    The message reads "<provider>: no network: could not resolve <host> (<why>)"; `reason` is the part after the
+    provider's name, the one line a run records.
+    """
+
+    def __init__(self, provider: str, host: str, why: str = "") -> None:
+        super().__init__(f"{provider}: {NO_NETWORK}: could not resolve {host}" + (f" ({why})" if why else ""))
+        self.host = host
+        self.reason = str(self).removeprefix(f"{provider}: ")
+
+
+NO_NETWORK = "no network"
+# What an item that was never asked for because the network is down records, instead of a per-symbol guess.
+NOT_FETCHED = f"not fetched: {NO_NETWORK}"
+
+
 RATE_LIMIT_HINTS = ("rate limit", "too many requests", "yfratelimiterror", "http 429")
 
 
 def reason_is_rate_limit(reason: str) -> bool:
     lowered = reason.lower()
     return any(hint in lowered for hint in RATE_LIMIT_HINTS)
+
+
+def reason_is_no_network(reason: str) -> bool:
+    """True for a `NoNetwork` message (or its `reason`), however a caller prefixed it."""
+    return f"{NO_NETWORK}: could not resolve " in reason
 
 
 def failures_of(frame: pd.DataFrame) -> dict[str, str]:
@@ -208,6 +234,10 @@ class Provider:
 
     def raw_closes(self, symbols: list[str], start: date | None, end: date | None) -> pd.DataFrame:
         raise NotSupported(f"{self.name} does not provide raw closes")
+
+    def key_statistics(self, symbols: list[str]) -> pd.DataFrame:
+        """P/E, EPS, dividend yield, beta and next earnings date as the provider shows them today."""
+        raise NotSupported(f"{self.name} does not provide key statistics")
 
     def index_members(self, symbols: list[str]) -> pd.DataFrame:
         raise NotSupported(f"{self.name} does not provide index membership")

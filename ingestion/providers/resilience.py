@@ -3,6 +3,8 @@
 Every network call of a live provider goes through its `ProviderGuard.call`, in this order:
 
 1. a provider disabled by its daily limit (`DailyLimitReached`) raises it again until the next UTC day;
+   with a `NetworkCheck`, a host that does not resolve raises `NoNetwork` without a request (one name lookup,
+   its answer remembered for a minute either way, so a run without network looks once, not once per batch);
 2. the circuit breaker: after `fail_max` consecutive failed calls it opens and every call raises
    `CircuitOpen` at once for `reset_timeout` seconds, then lets one trial call through (half-open);
 3. retries: `Transient` (5xx, timeouts, connection errors) and `RateLimited` (429, Alpha Vantage's
@@ -12,7 +14,9 @@ Every network call of a live provider goes through its `ProviderGuard.call`, in 
    `rate_wait` seconds for a slot, else `BudgetExhausted` (our own budget; never sent, never retried).
 
 `NotFound`, `NotSupported`, `AuthenticationError` and malformed-payload `ProviderError`s are not
-retried. Only provider-wide failures count towards the breaker (an unknown symbol does not).
+retried. Only provider-wide failures count towards the breaker (an unknown symbol does not, and neither does
+`NoNetwork`: this machine being offline says nothing about the provider; raised by a call, it is remembered by
+the `NetworkCheck` like a failed lookup).
 pybreaker runs each call under the breaker's lock, so calls to one provider are serialised; the
 Yahoo provider gets its bounded concurrency from yfinance's own download threads.
 
@@ -31,6 +35,7 @@ them to its worker's heartbeat when its task ends.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -47,6 +52,7 @@ from ingestion.providers.base import (
     AuthenticationError,
     CircuitOpen,
     DailyLimitReached,
+    NoNetwork,
     NotFound,
     NotSupported,
     ProviderError,
@@ -142,6 +148,7 @@ _ERROR_KINDS: list[tuple[type[BaseException], str]] = [
     (AuthenticationError, "auth"),
     (NotFound, "not_found"),
     (NotSupported, "not_supported"),
+    (NoNetwork, "no_network"),
     (ProviderError, "provider_error"),
 ]
 ERROR_KINDS = tuple(kind for _, kind in _ERROR_KINDS) + ("disabled", "other")
@@ -150,7 +157,8 @@ ERROR_KINDS = tuple(kind for _, kind in _ERROR_KINDS) + ("disabled", "other")
 def error_kind(exc: BaseException) -> str:
     """The counter an error goes to: `transient` (5xx, timeouts), `rate_limited` (429, `Note`), `daily_limit`,
     `budget_exhausted` (our own budget, nothing sent), `auth`, `not_found`, `not_supported`, `circuit_open`,
-    `provider_error` (any other provider error, e.g. a malformed payload) or `other` (not a provider error)."""
+    `no_network` (the host does not resolve), `provider_error` (any other provider error, e.g. a malformed
+    payload) or `other` (not a provider error)."""
     for cls, kind in _ERROR_KINDS:
         if isinstance(exc, cls):
             return kind
@@ -164,7 +172,74 @@ def _is_retryable(exc: BaseException) -> bool:
 
 
 # Failures that say nothing about the provider's health: they never open the circuit.
-_BREAKER_EXCLUDES: list[type[BaseException]] = [NotFound, NotSupported, BudgetExhausted, DailyLimitReached, ValueError]
+_BREAKER_EXCLUDES: list[type[BaseException]] = [
+    NotFound,
+    NotSupported,
+    BudgetExhausted,
+    DailyLimitReached,
+    NoNetwork,
+    ValueError,
+]
+
+
+class NetworkCheck:
+    """Can this machine reach `host`? One name lookup, its answer remembered for `ttl` seconds either way.
+
+    Remembering a failure is what makes a run without network report it once: every later call of the run is
+    refused at once with the same `NoNetwork`, no lookup, no request, no retry. `offline(exc)` records a
+    `NoNetwork` a call found itself (the lookup succeeded a moment ago, the request could not resolve).
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        host: str,
+        ttl: float = 60.0,
+        *,
+        resolve: Callable[..., Any] | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.provider = provider
+        self.host = host
+        self.ttl = timedelta(seconds=ttl)
+        self._resolve = resolve  # None: socket.getaddrinfo as it is at the call (tests patch it, the net guard too)
+        self._now: Callable[[], datetime] = now or (lambda: clock.now())
+        self._lock = threading.Lock()
+        self._checked_at: datetime | None = None
+        self._failure: NoNetwork | None = None
+        self.lookups = 0  # name lookups made (inspectable in tests)
+
+    def require(self) -> None:
+        """Return when the host resolves (or did within `ttl`); raise the remembered or a new `NoNetwork`."""
+        with self._lock:
+            now = self._now()
+            if self._checked_at is None or now - self._checked_at >= self.ttl:
+                self._failure = self._lookup()
+                self._checked_at = now
+            failure = self._failure
+        if failure is not None:
+            raise failure
+
+    def recheck(self) -> NoNetwork | None:
+        """Look the host up now (whatever is remembered); the `NoNetwork` when it does not resolve, else None."""
+        with self._lock:
+            self._failure, self._checked_at = self._lookup(), self._now()
+            return self._failure
+
+    def offline(self, exc: NoNetwork) -> None:
+        """Remember `exc` for `ttl` seconds (a call found the network gone)."""
+        with self._lock:
+            self._failure, self._checked_at = exc, self._now()
+
+    def _lookup(self) -> NoNetwork | None:
+        self.lookups += 1
+        resolve = self._resolve or socket.getaddrinfo
+        try:
+            resolve(self.host, 443, proto=socket.IPPROTO_TCP)
+        except OSError as exc:  # socket.gaierror (DNS), and anything refusing the lookup (the tests' network guard)
+            log.warning("%s: no network: could not resolve %s (%s)", self.provider, self.host, exc)
+            return NoNetwork(self.provider, self.host, str(exc) or type(exc).__name__)
+        return None
 
 
 class GuardMemory(Protocol):
@@ -242,8 +317,10 @@ class ProviderGuard:
         sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], datetime] | None = None,
         memory: GuardMemory | None = None,
+        network: NetworkCheck | None = None,
     ) -> None:
         self.name = name
+        self.network = network
         self.policy = policy or GuardPolicy()
         self._sleep = sleep
         self.now: Callable[[], datetime] = now or (lambda: clock.now())  # late-bound: tests move clock.now
@@ -345,6 +422,12 @@ class ProviderGuard:
             raise DailyLimitReached(
                 f"{self.name}: daily request limit reached; disabled until {until.isoformat()}", until
             )
+        if self.network is not None:
+            try:
+                self.network.require()
+            except NoNetwork:
+                self._count_error("no_network")
+                raise
         try:
             return self.breaker.call(self._with_retries, fn, args, kwargs, weight)
         except pybreaker.CircuitBreakerError:
@@ -355,6 +438,10 @@ class ProviderGuard:
             ) from None
         except DailyLimitReached as exc:
             self.disable_until(exc.until or next_utc_midnight(self.now()), str(exc))
+            raise
+        except NoNetwork as exc:
+            if self.network is not None:
+                self.network.offline(exc)
             raise
 
     def _with_retries(self, fn: Callable[..., T], args: tuple, kwargs: dict, weight: int) -> T:

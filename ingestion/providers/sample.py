@@ -15,6 +15,7 @@ from ingestion.datasets import (
     DAILY_BARS,
     INDEX_MEMBERS,
     INSTRUMENTS,
+    KEY_STATISTICS,
     MACRO_OBSERVATIONS,
     MACRO_SERIES,
     OPTION_QUOTES,
@@ -26,7 +27,9 @@ from ingestion.providers.base import (
     Provider,
     ProviderError,
     between,
+    finish,
 )
+from store import clock
 
 
 class SampleDataError(ProviderError):
@@ -159,6 +162,52 @@ class SampleProvider(Provider):
             return pd.DataFrame(columns=MACRO_OBSERVATIONS.columns)
         return between(pd.concat(frames, ignore_index=True), start, end)[MACRO_OBSERVATIONS.columns]
 
+    def shares_outstanding(
+        self, symbols: list[str] | None = None, start: date | None = None, end: date | None = None
+    ) -> pd.DataFrame:
+        """Yahoo's share counts as snapshotted (reference/shares_outstanding.csv), filed in [start, end].
+
+        A figure is dated by the New York day it was read (`fetched_utc`), like yfinance's own share history: that
+        day is both the day it describes and the day it was public; of several reads a day the last one wins.
+        """
+        path = self.root / "reference" / "shares_outstanding.csv"
+        raw = _read_csv(path, ["ticker", "shares_outstanding", "fetched_utc"])
+        stamps = pd.to_datetime(raw["fetched_utc"], utc=True, errors="coerce")
+        _fail_on_bad(path, raw["fetched_utc"], stamps.isna(), "a UTC timestamp")
+        frame = pd.DataFrame(
+            {
+                "symbol": raw["ticker"],
+                "day": stamps.dt.tz_convert(clock.NEW_YORK).dt.date,
+                "stamp": stamps,
+                "shares": _parse_numbers(path, raw["shares_outstanding"]).round().astype("int64"),
+            }
+        )
+        frame = frame.sort_values(["symbol", "stamp"]).groupby(["symbol", "day"], as_index=False).last()
+        frame = frame.assign(period_end=frame["day"], filing_date=frame["day"])[SHARES_OUTSTANDING.columns]
+        return self._of(symbols, between(frame, start, end, column="filing_date"), "share counts")
+
+    def key_statistics(self, symbols: list[str] | None = None) -> pd.DataFrame:
+        """P/E, EPS, dividend yield, beta and next earnings as recorded from Yahoo (reference/key_statistics.csv:
+        AAPL only, see SOURCES.md); empty fields are figures Yahoo did not give."""
+        path = self.root / "reference" / "key_statistics.csv"
+        raw = _read_csv(path, KEY_STATISTICS.columns)
+        frame = pd.DataFrame(
+            {
+                "symbol": raw["symbol"],
+                "as_of": _parse_dates(path, raw["as_of"]),
+                **{c: _parse_numbers(path, raw[c], allow_empty=True) for c in KEY_STATISTICS.columns[2:-1]},
+                "next_earnings": _optional_dates(path, raw["next_earnings"]),
+            }
+        )
+        return self._of(symbols, frame[KEY_STATISTICS.columns], "key statistics")
+
+    def _of(self, symbols: list[str] | None, frame: pd.DataFrame, what: str) -> pd.DataFrame:
+        """The rows of `symbols` (None: all) under the contract: each symbol without any is a failure."""
+        if symbols is None:
+            return frame.reset_index(drop=True)
+        failures = {s: f"sample: no {what} bundled for {s}" for s in symbols if not (frame["symbol"] == s).any()}
+        return finish(self.name, [frame[frame["symbol"].isin(symbols)]], failures, symbols, list(frame.columns))
+
     def series_metadata(self, series_ids: list[str] | None = None) -> pd.DataFrame:
         path = self.root / "macro" / "series.csv"
         raw = _read_csv(path, MACRO_SERIES.columns[:-1])
@@ -166,6 +215,14 @@ class SampleProvider(Provider):
         if series_ids:
             frame = frame[frame["series_id"].isin(series_ids)]
         return frame[MACRO_SERIES.columns].reset_index(drop=True)
+
+
+def _optional_dates(path: Path, values: pd.Series) -> pd.Series:
+    """Dates where given, None where the field is empty."""
+    empty = values.eq("")
+    parsed = pd.to_datetime(values.mask(empty), format="%Y-%m-%d", errors="coerce")
+    _fail_on_bad(path, values, parsed.isna() & ~empty, "a date (YYYY-MM-DD) or nothing")
+    return pd.Series([d.date() if not pd.isna(d) else None for d in parsed], index=values.index, dtype=object)
 
 
 def _none_if_empty(values: pd.Series) -> pd.Series:

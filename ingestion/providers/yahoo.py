@@ -6,7 +6,13 @@ else is a pure transform from yfinance's frames to standard records, tested offl
 
 yfinance's `download()` batches many tickers but does not raise for a failed one: the ticker's
 columns come back NaN and the reason is only logged. The provider captures those log lines during
-the call, so each failed symbol is reported with Yahoo's reason (see base.py for the contract).
+the call, so each failed symbol is reported with Yahoo's reason (see base.py for the contract), and keeps
+yfinance's logger off the console: what it says outside a capture becomes a DEBUG line of this module
+(otherwise a run without network printed one ERROR line per symbol, each at every catch-up).
+
+No network: the guard looks Yahoo's host up before a call (`NetworkCheck`, remembered for a minute), and a
+batch in which every ticker failed for a network reason (or while the host no longer resolves) is `NoNetwork`
+rather than each symbol "possibly delisted; no timezone found", yfinance's words for any failed first request.
 
 Option chains cost one request per underlying (its listed expiries) plus one call per expiry inside the
 window (`options_max_days`); yfinance's `option_chain(date)` on a fresh Ticker sends two requests (the
@@ -23,10 +29,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
 import yfinance as yf
+import yfinance.const as yf_const
 from yfinance.exceptions import YFException, YFRateLimitError, YFTickerMissingError
 
 from ingestion.datasets import (
@@ -34,10 +42,12 @@ from ingestion.datasets import (
     DAILY_BARS,
     INSTRUMENTS,
     INTRADAY_QUOTES,
+    KEY_STATISTICS,
     OPTION_QUOTES,
     SHARES_OUTSTANDING,
 )
 from ingestion.providers.base import (
+    NoNetwork,
     NotFound,
     Provider,
     ProviderError,
@@ -47,13 +57,28 @@ from ingestion.providers.base import (
     fetch_each,
     finish,
 )
-from ingestion.providers.resilience import GuardPolicy, ProviderGuard, Transient, per_minute
+from ingestion.providers.resilience import GuardPolicy, NetworkCheck, ProviderGuard, Transient, per_minute
 from store import calendar, clock
 from store.identifiers import SYMBOL
 
 log = logging.getLogger(__name__)
 
 NAME = "yfinance"
+# The host yfinance's price requests go to (not configurable in yfinance): the one the network check looks up.
+HOST = urlsplit(getattr(yf_const, "_BASE_URL_", "https://query2.finance.yahoo.com")).hostname or "finance.yahoo.com"
+# How yfinance / curl / requests word a failure to reach the host at all (lower case).
+OFFLINE_HINTS = (
+    "could not resolve",
+    "dnserror",
+    "name or service not known",
+    "temporary failure in name resolution",
+    "nodename nor servname",
+    "failed to resolve",
+    "nameresolutionerror",
+    "curl: (6)",
+    "curl: (7)",
+    "network is unreachable",
+)
 _PRICE_FIELDS = ["Open", "High", "Low", "Close", "Adj Close", "Volume"]
 # Yahoo's quoteType -> our asset_class.
 ASSET_CLASSES = {
@@ -210,6 +235,55 @@ def shares_from_series(symbol: str, shares: pd.Series | None) -> pd.DataFrame:
     return frame[SHARES_OUTSTANDING.columns]
 
 
+def _info_number(info: dict[str, Any], *keys: str) -> float:
+    """The first of `keys` in `info` that holds a finite number, else NaN (Yahoo leaves a figure out, or sends
+    None, "Infinity" or a formatted string, when it has none)."""
+    for key in keys:
+        value = info.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value):
+            return float(value)
+    return float("nan")
+
+
+def _next_earnings(info: dict[str, Any], as_of: date) -> date | None:
+    """The first earnings day on or after `as_of` among the quote's earnings stamps (epoch seconds; the day in New
+    York): `earningsTimestamp` is the latest report once it has happened, `earningsTimestampStart` the next one's
+    (often estimated) first day."""
+    days = []
+    for key in ("earningsTimestamp", "earningsTimestampStart", "earningsTimestampEnd"):
+        value = info.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value):
+            days.append(pd.Timestamp(int(value), unit="s", tz="UTC").tz_convert(clock.NEW_YORK).date())
+    upcoming = [d for d in days if d >= as_of]
+    return min(upcoming) if upcoming else None
+
+
+def key_statistics_from_info(symbol: str, info: dict[str, Any] | None, as_of: date) -> pd.DataFrame:
+    """One key_statistics record from `Ticker.info` as read on `as_of` (a New York date).
+
+    `Ticker.info` is quoteSummary's modules with the v7 quote laid over them, and the two disagree on the unit of
+    `dividendYield` (0.0041 in summaryDetail, 0.41 meaning percent in the v7 quote): the yield is therefore the
+    forward dividend over the price (`dividendRate` / `regularMarketPrice`, as Yahoo itself computes it), a fraction
+    whichever module answered. A figure Yahoo does not give is NaN (an ETF has no P/E); NotFound when Yahoo knows
+    nothing about the symbol.
+    """
+    info = info or {}
+    if not (info.get("longName") or info.get("shortName") or info.get("quoteType")):
+        raise NotFound(f"{NAME}: no key statistics for {symbol}")
+    rate = _info_number(info, "dividendRate")
+    price = _info_number(info, "regularMarketPrice", "currentPrice", "previousClose")
+    record = {
+        "symbol": symbol,
+        "as_of": as_of,
+        "trailing_pe": _info_number(info, "trailingPE"),
+        "trailing_eps": _info_number(info, "trailingEps", "epsTrailingTwelveMonths"),
+        "dividend_yield": rate / price if price > 0 else float("nan"),
+        "beta": _info_number(info, "beta"),
+        "next_earnings": _next_earnings(info, as_of),
+    }
+    return pd.DataFrame([record], columns=KEY_STATISTICS.columns)
+
+
 def _numbers(frame: pd.DataFrame, column: str) -> pd.Series:
     """`column` as float64 (NaN where absent, non-numeric or infinite); a missing column is all NaN."""
     if column not in frame.columns:
@@ -329,6 +403,27 @@ class _ErrorCollector(logging.Handler):
 _capture_lock = threading.Lock()
 
 
+class _DemoteToDebug(logging.Handler):
+    """yfinance's own lines as DEBUG lines of this module: the console stays quiet, LOG_LEVEL=DEBUG still shows them."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage().strip()
+        except Exception:  # noqa: BLE001 - a malformed yfinance record is not worth a crash
+            message = str(record.msg)
+        if message:
+            log.debug("yfinance %s: %s", record.levelname, message)
+
+
+def quiet_yfinance_logger() -> None:
+    """Stop yfinance's logger reaching the root handler (idempotent); its records still reach our collectors."""
+    logger = logging.getLogger("yfinance")
+    with _capture_lock:
+        logger.propagate = False
+        if not any(isinstance(h, _DemoteToDebug) for h in logger.handlers):
+            logger.addHandler(_DemoteToDebug())
+
+
 @contextmanager
 def _yfinance_errors() -> Iterator[dict[str, str]]:
     """Collect the "['TICKER']: reason" lines download() logs for failed tickers."""
@@ -343,9 +438,23 @@ def _yfinance_errors() -> Iterator[dict[str, str]]:
             logger.removeHandler(collector)
 
 
+def looks_offline(reason: str) -> bool:
+    """True when yfinance's (or its HTTP stack's) text says the host could not be reached at all."""
+    lowered = reason.lower()
+    return any(hint in lowered for hint in OFFLINE_HINTS)
+
+
+def _short(reason: str) -> str:
+    """The first line of a curl/yfinance message without its "See https://curl.se/..." tail."""
+    return reason.strip().splitlines()[0].split(" See https://", 1)[0].strip() if reason.strip() else reason
+
+
 def _translate(exc: Exception, what: str) -> ProviderError:
     if isinstance(exc, ProviderError):
         return exc
+    text = f"{type(exc).__name__}: {exc}"
+    if looks_offline(text):  # curl_cffi's DNSError, or a resolver error from requests
+        return NoNetwork(NAME, HOST, _short(text))
     if isinstance(exc, YFRateLimitError):
         return RateLimited(f"{NAME}: rate limited by Yahoo ({what}): {exc}")
     if isinstance(exc, YFTickerMissingError):
@@ -370,7 +479,9 @@ class YahooProvider(Provider):
         guard: ProviderGuard | None = None,
         options_max_days: int = 120,
     ) -> None:
-        self.guard = guard or ProviderGuard(NAME, [per_minute(120)], policy=GuardPolicy())
+        self.guard = guard or ProviderGuard(
+            NAME, [per_minute(120)], policy=GuardPolicy(), network=NetworkCheck(NAME, HOST)
+        )
         limit = min((rate.limit for rate in self.guard.rates), default=batch_size)
         # A batch costs one budget slot per ticker, so it must fit in the budget.
         self.batch_size = max(1, min(batch_size, limit))
@@ -380,11 +491,16 @@ class YahooProvider(Provider):
         self.timeout = timeout
         # Option chains: expiries up to this many days after the session are fetched.
         self.options_max_days = options_max_days
+        quiet_yfinance_logger()
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> YahooProvider:
         guard = ProviderGuard(
-            NAME, [per_minute(settings.yahoo_requests_per_minute)], policy=GuardPolicy.from_settings(settings), **kwargs
+            NAME,
+            [per_minute(settings.yahoo_requests_per_minute)],
+            policy=GuardPolicy.from_settings(settings),
+            network=kwargs.pop("network", None) or NetworkCheck(NAME, HOST),
+            **kwargs,
         )
         return cls(
             batch_size=settings.yahoo_batch_size,
@@ -417,6 +533,9 @@ class YahooProvider(Provider):
                 raise ProviderError(f"{NAME}: download returned nothing")
             if not isinstance(frame, pd.DataFrame):
                 raise ProviderError(f"{NAME}: download returned a {type(frame).__name__}, not a frame")
+            offline = self._offline(symbols, reasons)
+            if offline is not None:
+                raise offline
             return frame, dict(reasons)
 
         return self.guard.call(call, weight=len(symbols))
@@ -465,6 +584,22 @@ class YahooProvider(Provider):
 
         return self.guard.call(call, weight=self.chain_weight)
 
+    def _offline(self, symbols: list[str], reasons: dict[str, str]) -> NoNetwork | None:
+        """`NoNetwork` when every ticker of a download failed and the reason is the network, not the tickers.
+
+        Yahoo's words name a network failure (curl could not resolve the host), or they do not ("possibly
+        delisted; no timezone found" is what yfinance says when its first request failed for any reason): then a
+        fresh look-up of the host decides. One ticker delivered means the network is there.
+        """
+        if not symbols or not all(s.upper() in reasons for s in symbols):
+            return None
+        offline = [reason for reason in reasons.values() if looks_offline(reason)]
+        if offline:
+            return NoNetwork(NAME, HOST, _short(offline[0]))
+        if self.guard.network is None:
+            return None
+        return self.guard.network.recheck()
+
     # -- contract -----------------------------------------------------------------------------------
     def daily_bars(self, symbols: list[str], start: date | None = None, end: date | None = None) -> pd.DataFrame:
         return self._batched(symbols, start, end, want="bars")
@@ -499,6 +634,13 @@ class YahooProvider(Provider):
     ) -> pd.DataFrame:
         return self._per_symbol(
             symbols, lambda s: shares_from_series(s, self.fetch_shares(s, start, end)), SHARES_OUTSTANDING.columns
+        )
+
+    def key_statistics(self, symbols: list[str]) -> pd.DataFrame:
+        """P/E, EPS, dividend yield, beta and next earnings from `Ticker.info`, as of New York's today."""
+        today = clock.new_york_today()
+        return self._per_symbol(
+            symbols, lambda s: key_statistics_from_info(s, self.fetch_info(s), today), KEY_STATISTICS.columns
         )
 
     def option_chains(self, symbols: list[str]) -> pd.DataFrame:

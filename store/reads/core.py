@@ -91,7 +91,7 @@ def freshness(conn: sa.Connection) -> Freshness:
 
 RUN_COLUMNS = [
     "id", "job", "source", "status", "started_at", "finished_at", "duration_s", "rows_written",
-    "items_ok", "items_failed", "failures", "error_summary",
+    "items_ok", "items_failed", "problem", "failures", "error_summary",
 ]  # fmt: skip
 
 
@@ -106,7 +106,8 @@ def ingestion_runs(
     end: date | None = None,
 ) -> pd.DataFrame:
     """The latest runs, newest first, optionally filtered (job, a provider among its sources, status, the UTC
-    day it started in [start, end]); with duration, items ok / failed and the failed items' reasons."""
+    day it started in [start, end]); with duration, items ok / failed, the run-wide problem (no network) and the
+    failed items' reasons."""
     runs = tables.ingestion_runs
     query = sa.select(
         runs.c.id, runs.c.job, runs.c.source, runs.c.status, runs.c.started_at, runs.c.finished_at,
@@ -134,6 +135,7 @@ def ingestion_runs(
                 "duration_s": duration,
                 "items_ok": sum(1 for i in items.values() if i.get("status") == "ok"),
                 "items_failed": len(failed),
+                "problem": "; ".join((r["details"] or {}).get("notes") or []),
                 "failures": "; ".join(f"{item}: {why}" for item, why in sorted(failed.items())),
             }
         )

@@ -139,3 +139,27 @@ def quote_window_start(now: datetime, hours: float) -> datetime:
     if not (0 < hours <= 24 * 14):
         raise ValueError(f"the look-back must be in (0, 336] hours, got {hours!r}")
     return now - timedelta(hours=hours)
+
+
+KEY_STATISTICS_COLUMNS = ["symbol", "as_of", "trailing_pe", "trailing_eps", "dividend_yield", "beta", "next_earnings",
+                          "source"]  # fmt: skip
+
+
+def key_statistics(conn: sa.Connection, symbols: Iterable[str], as_of: date | None = None) -> pd.DataFrame:
+    """Each symbol's latest key statistics seen on or before `as_of` (None: the latest of all), one row per symbol:
+    symbol, as_of (date), trailing_pe, trailing_eps, dividend_yield (a fraction), beta (float64, NaN where the
+    provider gave none), next_earnings (date or None), source. Symbols with none stored have no row."""
+    check_dates(as_of, None)
+    cleaned = clean_symbols(symbols)
+    if not cleaned:
+        return pd.DataFrame(columns=KEY_STATISTICS_COLUMNS)
+    t = tables.key_statistics
+    query = sa.select(*(t.c[c] for c in KEY_STATISTICS_COLUMNS)).where(t.c.symbol.in_(cleaned))
+    if as_of is not None:
+        query = query.where(t.c.as_of <= as_of)
+    query = query.ext(distinct_on(t.c.symbol)).order_by(t.c.symbol, t.c.as_of.desc(), t.c.source)
+    frame = pd.read_sql(query, conn)
+    numbers = ["trailing_pe", "trailing_eps", "dividend_yield", "beta"]
+    frame[numbers] = frame[numbers].astype("float64")
+    frame["next_earnings"] = frame["next_earnings"].astype(object).where(frame["next_earnings"].notna(), None)
+    return frame

@@ -513,6 +513,70 @@ def test_spread_inversions_edge_cases():
     assert empty.empty and list(empty.columns) == ["start", "end", "n_obs", "min_spread"]
 
 
+def brute_force_inversions(a: dict[date, float | None], b: dict[date, float | None], min_sessions: int) -> list:
+    """Scan a - b day by day (dates where both are published) and keep negative runs of min_sessions or more."""
+    runs, current = [], None
+    for d in sorted(set(a) & set(b)):
+        if a[d] is None or b[d] is None:
+            continue
+        v = round(a[d] - b[d], 4)
+        if v < 0:
+            current = [d, d, 1, v] if current is None else [current[0], d, current[2] + 1, min(current[3], v)]
+        else:
+            if current is not None and current[2] >= min_sessions:
+                runs.append(tuple(current))
+            current = None
+    if current is not None and current[2] >= min_sessions:
+        runs.append(tuple(current))
+    return runs
+
+
+@pytest.mark.parametrize("min_sessions", [1, 2, 5, 20])
+def test_inversions_of_at_least_n_sessions_match_a_brute_force_scan_of_dgs10_minus_dgs2(min_sessions):
+    dgs10, dgs2 = raw("DGS10"), raw("DGS2")
+    spread = macro.spreads(pd.Series(dtype="float64"), pd.concat([load("DGS10"), load("DGS2")], axis=1))["10Y-2Y"]
+    got = macro.spread_inversions(spread, min_sessions)
+    expected = brute_force_inversions(dgs10, dgs2, min_sessions)
+    assert [(s.date(), e.date(), n, round(m, 4)) for s, e, n, m in got.itertuples(index=False)] == expected
+    assert (got["n_obs"] >= min_sessions).all()
+    table = macro.inversion_table({"10Y-2Y": spread}, min_sessions)
+    assert len(table) == len(expected) and table["start"].is_monotonic_decreasing
+
+
+def test_a_one_day_blip_is_not_an_inversion_by_default_on_the_page_setting():
+    dgs10, dgs2 = raw("DGS10"), raw("DGS2")
+    every_run = brute_force_inversions(dgs10, dgs2, 1)
+    assert any(n < 5 for _, _, n, _ in every_run)  # the bundled data has blips: the setting changes the answer
+    spread = macro.spreads(pd.Series(dtype="float64"), pd.concat([load("DGS10"), load("DGS2")], axis=1))["10Y-2Y"]
+    assert len(macro.spread_inversions(spread, 5)) == len([r for r in every_run if r[2] >= 5]) < len(every_run)
+
+
+def test_min_sessions_must_be_a_positive_integer():
+    s = pd.Series([-1.0, -1.0], index=pd.to_datetime(["2024-01-01", "2024-01-02"]))
+    for bad in (0, -3, 1.5, True, "5"):
+        with pytest.raises(ValueError, match="min_sessions"):
+            macro.spread_inversions(s, bad)
+    empty = macro.spread_inversions(s, 3)
+    assert empty.empty and list(empty.columns) == ["start", "end", "n_obs", "min_spread"]
+
+
+def test_stored_span_and_clamp_date():
+    catalog = pd.DataFrame(
+        {
+            "series_id": ["A", "B", "C"],
+            "first_date": [pd.Timestamp("2001-02-03"), pd.Timestamp("1990-01-01"), pd.NaT],
+            "last_date": [pd.Timestamp("2026-07-22"), pd.Timestamp("2020-01-01"), pd.NaT],
+        }
+    )
+    assert macro.stored_span(catalog) == (date(1990, 1, 1), date(2026, 7, 22))
+    assert macro.stored_span(catalog, ["A"]) == (date(2001, 2, 3), date(2026, 7, 22))
+    assert macro.stored_span(catalog, ["C"]) is None and macro.stored_span(catalog, []) is None
+    bounds = (date(2001, 2, 3), date(2026, 7, 22))
+    assert macro.clamp_date(date(2000, 1, 1), bounds) == date(2001, 2, 3)
+    assert macro.clamp_date(date(2030, 1, 1), bounds) == date(2026, 7, 22)
+    assert macro.clamp_date(date(2022, 1, 1), bounds) == date(2022, 1, 1)
+
+
 # --------------------------------------------------------------------------- rolling_macro_beta
 
 

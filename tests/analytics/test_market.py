@@ -154,3 +154,92 @@ def test_one_notice_for_every_symbol_without_unadjusted_prices():
         f"Unadjusted prices are not available for AAPL, MSFT and NVDA: {sample} "
         f"Unadjusted prices are not available for NFLX: {demo} Showing adjusted prices."
     )
+
+
+# -- the quote header: hand-computed on the bundled AAPL (data/sample/prices/AAPL.csv, last rows 2026-06-24/25) --
+
+
+@pytest.fixture(scope="module")
+def aapl_prices() -> pd.DataFrame:
+    from ingestion.providers.sample import SampleProvider
+    from tests.conftest import SAMPLE
+
+    return market.display_prices(SampleProvider(SAMPLE).daily_bars(["AAPL"]), adjusted=True)
+
+
+def test_the_quote_of_aapl_on_the_sample(aapl_prices):
+    q = market.quote(aapl_prices)
+    assert q.as_of == LAST
+    # 2026-06-25: O 287.399994 H 288.799988 L 273.75 C 275.149994; 2026-06-24: C 293.079987.
+    assert q.last == pytest.approx(275.149994, abs=1e-6) and q.previous == pytest.approx(293.079987, abs=1e-6)
+    assert q.change == pytest.approx(-17.929993, abs=1e-6)
+    assert q.change_pct == pytest.approx(-17.929993 / 293.079987, rel=1e-7)  # -6.1178% (prices to 6 decimals)
+    assert (q.day_low, q.day_high) == (pytest.approx(273.75), pytest.approx(288.799988, abs=1e-6))
+    # 52 weeks: the 251 sessions 2025-06-26 ... 2026-06-25; lowest low 2025-06-30, highest high 2026-06-08.
+    assert q.low_52w == pytest.approx(198.472618, abs=1e-6) and q.high_52w == pytest.approx(317.399994, abs=1e-6)
+    assert q.position_52w == pytest.approx((275.149994 - 198.472618) / (317.399994 - 198.472618), abs=1e-8)  # 0.6447
+    # 63 sessions 2026-03-26 ... 2026-06-25 traded 3,075,673,300 shares.
+    assert q.volume_sessions == 63 and q.average_volume == pytest.approx(3_075_673_300 / 63)
+
+
+def test_the_52_weeks_start_after_the_same_day_a_year_before():
+    days = pd.bdate_range("2024-06-20", "2025-06-25")
+    prices = pd.DataFrame({"open": 10.0, "high": 11.0, "low": 9.0, "close": 10.0, "volume": 100}, index=days)
+    prices.loc["2024-06-25", ["low", "high"]] = (1.0, 50.0)  # exactly a year before the last bar: outside
+    prices.loc["2024-06-26", "low"] = 5.0  # the day after: inside
+    q = market.quote(prices)
+    assert (q.low_52w, q.high_52w) == (5.0, 11.0) and q.position_52w == pytest.approx(5 / 6)
+
+
+def test_range_position_and_average_volume_by_hand():
+    assert market.range_position(150.0, 100.0, 200.0) == 0.5
+    assert market.range_position(100.0, 100.0, 200.0) == 0.0 and market.range_position(200.0, 100.0, 200.0) == 1.0
+    assert market.range_position(5.0, 5.0, 5.0) is None  # no range to sit in
+    volume = pd.Series([10.0, np.nan, 20.0, 30.0, 40.0], index=pd.bdate_range("2026-01-05", periods=5))
+    assert market.average_volume(volume, sessions=3) == (30.0, 3)  # the last 3 stored: 20, 30, 40
+    assert market.average_volume(volume, sessions=10) == (25.0, 4)  # fewer stored than asked: all of them
+    assert market.average_volume(pd.Series([np.nan]), 3) == (None, 0)
+    with pytest.raises(ValueError, match="at least 1"):
+        market.average_volume(volume, sessions=0)
+
+
+def test_a_quote_from_closes_only_has_no_day_range():
+    days = pd.bdate_range("2026-01-05", periods=3)
+    closes = pd.DataFrame({"open": np.nan, "high": np.nan, "low": np.nan, "close": [10.0, 12.0, 11.0],
+                           "volume": np.nan}, index=days)  # fmt: skip
+    q = market.quote(closes)
+    assert (q.day_low, q.day_high, q.average_volume, q.volume_sessions) == (None, None, None, 0)
+    assert (q.low_52w, q.high_52w) == (10.0, 12.0) and q.change_pct == pytest.approx(-1 / 12)
+    with pytest.raises(ValueError, match="no close"):
+        market.quote(closes.assign(close=np.nan))
+
+
+def test_market_cap_uses_the_latest_count_public_by_the_close(aapl_prices):
+    from ingestion.providers.sample import SampleProvider
+    from tests.conftest import SAMPLE
+
+    shares = SampleProvider(SAMPLE).shares_outstanding(["AAPL"]).rename(columns={"filing_date": "published"})
+    shares = shares.assign(source="sample")
+    cap = market.market_cap(shares, 275.149994, LAST)
+    # Yahoo's snapshot read 2026-06-26 02:06 UTC (22:06 in New York on the 25th): 14,687,355,252 shares, and its own
+    # market cap then, at the 275.15 close, 4,041,225,797,632 (reference/shares_outstanding.csv).
+    assert cap is not None and cap.shares == 14_687_355_252 and cap.filed == LAST and cap.source == "sample"
+    assert cap.value == pytest.approx(4_041_225_797_632, rel=1e-7)  # Yahoo multiplied by 275.15, not 275.149994
+    # Point in time: a count seen later (2026-06-26 and after, in the file) is never used for an earlier close.
+    earlier = market.market_cap(shares, 293.079987, date(2026, 6, 24))
+    assert earlier is not None and earlier.shares == 14_687_355_517 and earlier.filed == date(2026, 6, 24)
+    assert market.market_cap(shares, 100.0, date(2024, 1, 2)) is None  # nothing public yet
+    assert market.market_cap(shares.iloc[:0], 100.0, LAST) is None
+
+
+def test_market_cap_prefers_the_latest_period_among_same_day_filings():
+    shares = pd.DataFrame(
+        {
+            "published": pd.to_datetime(["2026-05-01", "2026-05-01", "2026-06-30"]),
+            "period_end": pd.to_datetime(["2025-12-31", "2026-03-31", "2026-06-30"]),
+            "shares": [100.0, 90.0, 80.0],
+            "source": ["fmp", "fmp", "fmp"],
+        }
+    )
+    cap = market.market_cap(shares, 2.0, date(2026, 6, 1))
+    assert cap is not None and (cap.shares, cap.value, cap.filed) == (90.0, 180.0, date(2026, 5, 1))

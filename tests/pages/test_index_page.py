@@ -135,8 +135,9 @@ def test_exports_carry_the_definition_and_read_back(index_db):
     )
     assert {row["symbol"] for row in body["composition"]} == {"AAPL", "MSFT"}
 
-    data, header = exports.read_csv_export(index_loaders.export_file("csv:levels", tables, params))
-    assert header["as_of"] == params["as_of"] and header["table"] == "levels"
+    csv = index_loaders.export_file("csv:levels", tables, params)  # data only; the parameters are in the sidecar
+    data, header = exports.read_csv_export(csv, exports.params_json(params))
+    assert header["as_of"] == params["as_of"] and list(data.columns) == ["date", "level_net", "level_gross"]
     np.testing.assert_allclose(data["level_net"].to_numpy(), result.levels.to_numpy(), rtol=1e-6)
 
     book = pd.read_excel(io.BytesIO(index_loaders.export_file("xlsx", tables, params)), sheet_name=None)

@@ -2,6 +2,7 @@
 
 import base64
 import json
+from urllib.parse import parse_qs
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from analytics.macro import rolling_macro_beta, transform_series
 from store import tables
 from tests.conftest import ROOT
-from tests.support.app import ROUTER, log_in, messages, page, shown
+from tests.support.app import ROUTER, log_in, messages, open_page, page, shown
 
 SAMPLE = ROOT / "data" / "sample"
 VIEWER_PASSWORD = "viewer-password-5678"
@@ -46,14 +47,19 @@ def open_macro(username: str = "admin", password: str | None = None) -> AppTest:
 
 
 def chart_of(at, series, units="lin", start="2016-01-01", end="2026-08-21", frequency=None, how="avg"):
+    """Chart `series`, each with the transformation `units` (one code for all, or a dict by series id)."""
     at.multiselect(key="macro_series").set_value(series)
-    at.selectbox(key="macro_units").set_value(units)
     at.selectbox(key="macro_frequency").set_value(frequency)
-    if frequency is not None:
-        at.run()  # the aggregation choice is enabled once a frequency is chosen
-        at.selectbox(key="macro_how").set_value(how)
     at.date_input(key="macro_start").set_value(pd.Timestamp(start).date())
     at.date_input(key="macro_end").set_value(pd.Timestamp(end).date())
+    at.run()  # each line's controls (and the aggregation, once a frequency is chosen) appear on this run
+    codes = units if isinstance(units, dict) else dict.fromkeys(series, units)
+    keys = {w.key for w in at.selectbox}
+    for series_id, code in codes.items():
+        if f"macro_u_{series_id}" in keys:
+            at.selectbox(key=f"macro_u_{series_id}").set_value(code)
+    if frequency is not None:
+        at.selectbox(key="macro_how").set_value(how)
     at.run()
     assert not at.exception, at.exception
     return at
@@ -153,6 +159,179 @@ def test_stock_vs_macro_beta_follows_the_window(ready_app):
     assert any("per 1 percentage point change in DGS10" in c.value for c in at.caption)
 
 
+# -- issue 16: dates bounded by the data, a line's own transform and axis, formulas, inversions, the link ------
+
+
+def stored_dates(*series_ids: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last observation dates in the bundled files (what the sample database stores)."""
+    dates = [csv_series(s).index for s in series_ids]
+    return min(d.min() for d in dates), max(d.max() for d in dates)
+
+
+def test_dates_after_a_fixed_limit_can_be_chosen_and_the_charts_follow(ready_app):
+    at = open_macro()
+    every = [p.stem for p in (SAMPLE / "macro").glob("*.csv") if p.stem not in ("series", "VIX_CBOE_OHLC")]
+    first, last = stored_dates(*every)
+    for key in ("macro_start", "macro_end"):
+        widget = at.date_input(key=key)
+        assert (widget.min, widget.max) == (first.date(), last.date())
+    at = chart_of(at, ["DGS10"], start="2026-03-01", end=last.strftime("%Y-%m-%d"))
+    assert not at.error and not at.warning, messages(at)
+    x = pd.DatetimeIndex(figure(at, "macro_chart")["data"][0]["x"])
+    dgs10 = csv_series("DGS10")
+    assert x[0] == dgs10.loc["2026-03-01":].index[0] and x[-1] == dgs10.index[-1]
+
+    curve_first, curve_last = stored_dates("T10Y2Y", "DGS10", "DGS2", "DGS3MO")
+    widget = at.date_input(key="macro_spread_start")
+    assert (widget.min, widget.max) == (curve_first.date(), curve_last.date())
+    widget.set_value(pd.Timestamp("2022-01-01").date()).run()
+    assert not at.exception and not at.error, messages(at)
+    spreads = {t["name"]: pd.DatetimeIndex(t["x"]) for t in figure(at, "macro_spreads")["data"]}
+    assert spreads["10Y-2Y"][0] == csv_series("T10Y2Y").loc["2022-01-01":].dropna().index[0]
+    assert spreads["10Y-3M"][0] >= pd.Timestamp("2022-01-01")
+    inversions = next(df.value for df in at.dataframe if "min_spread" in df.value.columns)
+    assert (pd.to_datetime(inversions["start"]) >= pd.Timestamp("2022-01-01")).all()
+    # The 2022-24 inversion is isolated: 10Y-2Y's longest run starts in July 2022.
+    longest = inversions[inversions["spread"] == "10Y-2Y"].sort_values("n_obs").iloc[-1]
+    assert pd.Timestamp(longest["start"]) == pd.Timestamp("2022-07-06")
+
+
+def test_each_series_has_its_own_transform_and_axis(ready_app):
+    at = chart_of(open_macro(), ["FEDFUNDS", "CPIAUCSL"], units={"FEDFUNDS": "pc1", "CPIAUCSL": "pc1"})
+    fig = figure(at, "macro_chart")
+    assert [t.get("yaxis") for t in fig["data"]] == ["y", "y"]  # same units: one axis, so CPI is flattened
+    at.selectbox(key="macro_ax_FEDFUNDS").set_value("right").run()
+    at.selectbox(key="macro_u_CPIAUCSL").set_value("lin").run()
+    fig = figure(at, "macro_chart")
+    assert [(t["name"], t.get("yaxis")) for t in fig["data"]] == [("FEDFUNDS (right)", "y2"), ("CPIAUCSL", "y")]
+    assert fig["layout"]["yaxis"]["title"]["text"] == "Index 1982-1984=100"
+    assert fig["layout"]["yaxis2"]["title"]["text"] == "Percent Change from Year Ago"
+    expected = {
+        "FEDFUNDS": transform_series(csv_series("FEDFUNDS"), "pc1", "M").loc["2016-01-01":"2026-08-21"],
+        "CPIAUCSL": csv_series("CPIAUCSL").loc["2016-01-01":"2026-08-21"],
+    }
+    for trace, series_id in zip(fig["data"], expected, strict=True):
+        np.testing.assert_allclose(decode(trace["y"]), expected[series_id].to_numpy(), rtol=1e-12, equal_nan=True)
+
+
+def test_formula_lines_chart_hand_computed_values_and_bad_formulas_say_why(ready_app):
+    at = chart_of(open_macro(), [], start="2023-01-01", end="2024-12-31")
+    at.text_input(key="macro_f1").input("DGS10 - DGS2").run()
+    at.text_input(key="macro_f2").input("CPIAUCSL / CPIAUCSL[-12] - 1").run()
+    assert not at.exception and not at.error, messages(at)
+    fig = figure(at, "macro_chart")
+    traces = {t["name"]: t for t in fig["data"]}
+    spread = traces["DGS10 - DGS2"]
+    x, y = list(pd.DatetimeIndex(spread["x"])), decode(spread["y"])
+    # 2023-07-03: DGS10 3.86, DGS2 4.94 in the bundled FRED data.
+    assert y[x.index(pd.Timestamp("2023-07-03"))] == pytest.approx(3.86 - 4.94)
+    assert fig["layout"]["yaxis"]["title"]["text"] == "Percent"  # a difference of two percents is in percent
+    ratio = traces["CPIAUCSL / CPIAUCSL[-12] - 1 (right)"]
+    x, y = list(pd.DatetimeIndex(ratio["x"])), decode(ratio["y"])
+    cpi = csv_series("CPIAUCSL")
+    assert y[x.index(pd.Timestamp("2024-06-01"))] == pytest.approx(cpi["2024-06-01"] / cpi["2023-06-01"] - 1)
+    # FRED's transforms apply per line: the change of the spread from the previous day.
+    at.selectbox(key="macro_u_f1").set_value("chg").run()
+    spread = next(t for t in figure(at, "macro_chart")["data"] if t["name"].startswith("DGS10 - DGS2"))
+    x, y = list(pd.DatetimeIndex(spread["x"])), decode(spread["y"])
+    ten, two = csv_series("DGS10"), csv_series("DGS2")
+    day, before = pd.Timestamp("2023-07-06"), pd.Timestamp("2023-07-05")
+    assert y[x.index(day)] == pytest.approx((ten[day] - two[day]) - (ten[before] - two[before]))
+    assert np.isnan(y[x.index(before)])  # the day after Independence Day has no one-day change (FRED's rule)
+
+    at.text_input(key="macro_f1").input("DGS10 - NOPE").run()
+    assert "Formula 1: unknown series NOPE (at position 9)" in messages(at)
+    at.text_input(key="macro_f1").input("DGS10 -").run()
+    assert "Formula 1: syntax error at position 8" in messages(at)
+    assert not at.exception
+
+
+def test_inversions_shorter_than_the_minimum_are_not_listed(ready_app):
+    at = open_macro()
+    assert at.number_input(key="macro_inv_min").value == 5  # the INVERSION_MIN_SESSIONS default
+
+    def listed() -> pd.DataFrame:
+        return next(df.value for df in at.dataframe if "min_spread" in df.value.columns)
+
+    five = listed()
+    assert (five["n_obs"] >= 5).all()
+    at.number_input(key="macro_inv_min").set_value(1).run()
+    every = listed()
+    assert len(every) > len(five) and (every["n_obs"] < 5).any()
+    assert len(every[every["n_obs"] >= 5]) == len(five)
+    assert "at least 1 sessions" in "\n".join(shown(m.value) for m in at.markdown)
+
+
+def view_of(at: AppTest) -> dict:
+    """Every bound widget's value and the data of every chart: what a link must reproduce."""
+    widgets = {}
+    for kind in ("multiselect", "selectbox", "date_input", "text_input", "number_input", "toggle"):
+        for widget in at.get(kind):
+            if widget.key and widget.key.startswith(("macro_", "beta_")) and widget.key != "macro_add_id":
+                widgets[widget.key] = widget.value
+    charts = {key: figure(at, key)["data"] for key in ("macro_chart", "macro_spreads", "macro_beta", "macro_curve")}
+    return {"widgets": widgets, "charts": charts}
+
+
+def test_the_link_reproduces_the_view_in_a_fresh_session(ready_app):
+    at = chart_of(
+        open_macro(),
+        ["CPIAUCSL", "UNRATE"],
+        units={"CPIAUCSL": "pc1", "UNRATE": "chg"},
+        start="2012-05-01",
+        end="2025-03-31",
+        frequency="Q",
+        how="eop",
+    )
+    at.selectbox(key="macro_ax_UNRATE").set_value("left")
+    at.toggle(key="macro_shade").set_value(False)
+    at.text_input(key="macro_search").input("treasury")
+    at.selectbox(key="macro_sort").set_value("Last observation").run()
+    at.text_input(key="macro_f1").input("DGS10 - DGS2").run()
+    at.selectbox(key="macro_u_f1").set_value("pch")
+    at.selectbox(key="macro_ax_f1").set_value("left")
+    at.date_input(key="macro_spread_start").set_value(pd.Timestamp("2019-06-03").date())
+    at.number_input(key="macro_inv_min").set_value(3)
+    at.selectbox(key="beta_symbol").set_value("TLT")
+    at.number_input(key="beta_window").set_value(21).run()
+    assert not at.exception and not at.error, messages(at)
+    before = view_of(at)
+    [code] = [c.value for c in at.code if "macro_series=" in c.value]
+    params = parse_qs(code.split("?", 1)[1], keep_blank_values=True)
+    assert params["macro_series"] == ["CPIAUCSL", "UNRATE"] and params["macro_u_f1"] == ["Percent Change"]
+
+    fresh = open_page("macro", params)
+    assert not fresh.exception and not fresh.warning, messages(fresh)
+    after = view_of(fresh)
+    assert after["widgets"] == before["widgets"]
+    assert after["charts"] == before["charts"]
+    assert list(fresh.dataframe[0].value["series_id"]) == list(at.dataframe[0].value["series_id"])
+    [again] = [c.value for c in fresh.code if "macro_series=" in c.value]
+    assert again == code
+
+
+def test_a_link_value_the_page_refuses_is_said(ready_app):
+    fresh = open_page("macro", {"macro_start": "1700-01-01", "macro_u_NOPE": "Levels", "macro_inv_min": "5"})
+    assert not fresh.exception
+    assert "The link's value 1700-01-01 for macro_start is not allowed here" in messages(fresh)
+    # The tab is part of the view too: a link to the yield curve opens there and links there again.
+    fresh = open_page("macro", {"macro_tab": "Yield curve"})
+    assert fresh.session_state["macro_tab"] == "Yield curve" and not fresh.warning, messages(fresh)
+    assert any("macro_tab=Yield+curve&" in c.value for c in fresh.code)
+    # No series at all is a view too: the link says so with an empty parameter, and opens as it was.
+    fresh = open_page("macro", {"macro_series": "", "macro_f1": "DGS10 - DGS2"})
+    assert fresh.multiselect(key="macro_series").value == [] and not fresh.warning, messages(fresh)
+    [code] = [c.value for c in fresh.code if "macro_series=" in c.value]
+    assert "macro_series=&" in code
+    again = open_page("macro", parse_qs(code.split("?", 1)[1], keep_blank_values=True))
+    assert again.multiselect(key="macro_series").value == [] and not again.warning, messages(again)
+    assert [t["name"] for t in figure(again, "macro_chart")["data"]] == ["DGS10 - DGS2"]
+    # A link with only the second formula box filled still charts it (the boxes up to it are shown).
+    fresh = open_page("macro", {"macro_series": "DGS10", "macro_f2": "DGS10 - DGS2"})
+    assert [t["name"] for t in figure(fresh, "macro_chart")["data"]] == ["DGS10", "DGS10 - DGS2"]
+    assert [t.key for t in fresh.text_input if t.key.startswith("macro_f")] == ["macro_f1", "macro_f2", "macro_f3"]
+
+
 # -- writes: a database of our own, so the shared sample stays read-only --------------------------------
 
 
@@ -235,3 +414,44 @@ def test_admin_adds_a_fred_id_for_the_next_ingestion_run(writable_app):
     at.button(key="macro_add_submit").click().run()
     assert "is 31 characters long (at most 30)" in messages(at)
     assert not at.exception
+
+
+@pytest.mark.fuzz
+def test_any_query_string_renders_without_an_exception(ready_app):
+    """Property: whatever a link carries, the Macro page answers with charts or a message, never a traceback."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as hs
+
+    junk = hs.text(max_size=30)
+    number = hs.one_of(junk, hs.sampled_from(["", "0", "1", "5", "260", "261", "-3", "1e9", "nan", "2.5"]))
+    day = hs.one_of(junk, hs.dates().map(str), hs.sampled_from(["2026-03-01", "2022-01-01", "1700-01-01"]))
+    params = hs.fixed_dictionaries(
+        {},
+        optional={
+            "macro_tab": hs.one_of(junk, hs.sampled_from(["Series", "Yield curve", "Stock vs macro"])),
+            "macro_series": hs.lists(
+                hs.one_of(junk, hs.sampled_from(["DGS10", "CPIAUCSL", "GDP", "dgs2"])), max_size=7
+            ),
+            "macro_u_DGS10": hs.one_of(junk, hs.sampled_from(["Levels", "Percent Change", "pc1"])),
+            "macro_ax_DGS10": hs.one_of(junk, hs.sampled_from(["Left axis", "Right axis", "left"])),
+            "macro_f1": hs.one_of(junk, hs.sampled_from(["DGS10 - DGS2", "GDP / GDP[-4] - 1", "DGS10 / 0", "(("])),
+            "macro_f2": hs.one_of(junk, hs.sampled_from(["UNRATE - FEDFUNDS", "DGS10 - GDP", "1 + 2"])),
+            "macro_frequency": hs.one_of(junk, hs.sampled_from(["Monthly", "Annual", "As stored"])),
+            "macro_how": hs.one_of(junk, hs.sampled_from(["Sum", "End of period"])),
+            "macro_start": day,
+            "macro_end": day,
+            "macro_spread_start": day,
+            "macro_inv_min": number,
+            "macro_sort": hs.one_of(junk, hs.sampled_from(["Title", "Values"])),
+            "beta_window": number,
+        },
+    )
+
+    @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(params=params)
+    def check(params):
+        at = open_page("macro", params)
+        assert not at.exception, (params, at.exception)
+        assert at.get("plotly_chart") or at.warning or at.error or at.info
+
+    check()

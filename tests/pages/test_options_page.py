@@ -171,8 +171,8 @@ def test_spy_opens_on_the_last_session_with_our_iv_and_says_what_went_in(demo, d
     markers = {t["name"]: t for t in charts(at)["SPY close and the calls series' contract changes"]["data"]}
     assert len(markers["Contract change"]["x"]) == changes
 
-    # The CSV the download button serves reads back to the same contracts, with the parameters in its header.
-    data, header = exports.read_csv_export(downloads["CSV"]())
+    # The CSV the download button serves reads back to the same contracts; the parameters are in its sidecar.
+    data, header = exports.read_csv_export(downloads["CSV"](), downloads["Parameters"]())
     assert data["contract"].tolist() == series["contract"].tolist()
     assert data["changed"].sum() == changes
     assert header["underlying"] == "SPY" and header["target_delta"] == "0.15" and header["band_high"] == "0.3"

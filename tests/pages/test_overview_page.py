@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import parse_qs
 
 import pandas as pd
 import pytest
@@ -148,3 +149,118 @@ def test_live_quote_prices_follow_the_display_currency(quotes_app):
     rate = known.loc[:day].iloc[-1]  # that day's rate, else the last one before it
     assert gbp["price"].iloc[0] == pytest.approx(usd["price"].iloc[0] / rate, rel=1e-12)
     assert gbp["change"].iloc[0] == pytest.approx(usd["change"].iloc[0], rel=1e-12)
+
+
+# -- filters and sort in the URL, empty selections, names, table heights, audited exports (issue 16) -----------------
+
+
+def open_overview(params: dict | None = None) -> AppTest:
+    """The Overview in a fresh session whose first request carries `params`, as a browser opening a link does."""
+    at = AppTest.from_file(ROUTER, default_timeout=30)
+    at.query_params.update(params or {})
+    at = log_in(at.run())
+    at.query_params.update(params or {})
+    return at.run()
+
+
+def overview_link(at: AppTest) -> str:
+    assert any(c.value.startswith("Link to this view") for c in at.caption)
+    [box] = at.code
+    return box.value
+
+
+def test_deselecting_every_asset_class_says_so_instead_of_an_empty_table(ready_app):
+    at = open_overview()
+    assert len(at.dataframe[0].value) == 35
+    at.pills(key="ov_ac").set_value([]).run()
+    assert not at.exception
+    assert "No asset class selected" in "\n".join(i.value for i in at.info)
+    # The universe table is gone; the watchlist (still first among the tables now) and the movers remain.
+    assert list(at.dataframe[0].value["symbol"]) == MEGA
+    assert "0 of 35 instruments" in texts(at)
+
+
+def test_filters_and_sort_travel_in_the_link(ready_app):
+    at = open_overview()
+    at.pills(key="ov_ac").set_value(["stock"]).run()
+    at.multiselect(key="ov_sector").set_value(["Energy", "Financials"]).run()
+    at.selectbox(key="ov_sort").set_value("YTD").run()
+    at.toggle(key="ov_desc").set_value(True).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert set(table["sector"]) == {"Energy", "Financials"} and len(table) == 9  # 4 energy + 5 financials
+    assert table["chg_ytd"].is_monotonic_decreasing
+    shared = overview_link(at)
+    query = parse_qs(shared.split("?", 1)[1])
+    assert query == {"ov_ac": ["stock"], "ov_sector": ["Energy", "Financials"], "ov_sort": ["YTD"],
+                     "ov_desc": ["true"]}  # fmt: skip
+
+    again = open_overview({k: v if len(v) > 1 else v[0] for k, v in query.items()})
+    assert not again.exception
+    assert again.dataframe[0].value.reset_index(drop=True).equals(table.reset_index(drop=True))
+    assert overview_link(again) == shared
+
+
+def test_etfs_have_names_and_tables_show_all_their_rows(ready_app, monkeypatch):
+    import streamlit as st
+    from streamlit.elements.arrow import ArrowMixin
+
+    heights = []
+    original = ArrowMixin.dataframe
+
+    def spy(self, data=None, *args, **kwargs):
+        heights.append(kwargs.get("height"))
+        return original(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(ArrowMixin, "dataframe", spy)  # tables drawn in columns (the movers)
+    top_level = st.dataframe
+    monkeypatch.setattr(st, "dataframe", lambda *a, **k: heights.append(k.get("height")) or top_level(*a, **k))
+    at = open_overview()
+    universe = at.dataframe[0].value.set_index("symbol")
+    assert universe.loc["SPY", "name"] == "SPDR S&P 500 ETF Trust"
+    assert universe.loc["TLT", "name"] == "iShares 20+ Year Treasury Bond ETF"
+    assert (universe["name"] != universe.index).all()  # no instrument is named by its ticker any more
+    # Height from the row count (35 px a row plus the header): no inner scrolling for the 35 instruments.
+    assert heights[:4] == [35 * 36 + 3, 35 * (len(MEGA) + 1) + 3, 35 * 6 + 3, 35 * 6 + 3]  # universe, watchlist, movers
+
+
+def test_the_universe_export_is_audited_and_its_files_read_back(ready_app, monkeypatch):
+    import io
+    import json
+
+    import openpyxl
+    import sqlalchemy as sa
+    from streamlit.elements.widgets.button import ButtonMixin
+
+    from store.db import get_engine
+
+    captured = {}
+    original = ButtonMixin.download_button
+
+    def spy(self, label, data, *args, **kwargs):
+        captured[(kwargs.get("key"), label)] = (data, kwargs.get("file_name"))
+        return original(self, label, data, *args, **kwargs)
+
+    monkeypatch.setattr(ButtonMixin, "download_button", spy)
+    at = open_overview({"ov_ac": "etf"})
+    assert not at.exception
+    build, name = captured[("ov_export_csv", "CSV")]
+    with get_engine().connect() as conn:
+        before = conn.execute(sa.text("select count(*) from audit_log where action = 'export'")).scalar_one()
+    data = pd.read_csv(io.BytesIO(build()))
+    assert name.endswith(".csv") and list(data["symbol"]) == sorted(data["symbol"]) and len(data) == 7
+    assert "trend" not in data.columns and data.loc[data["symbol"] == "SPY", "name"].item() == "SPDR S&P 500 ETF Trust"
+    params_build, params_name = captured[("ov_export_parameters", "Parameters")]
+    assert params_name == name + ".params.json"
+    assert json.loads(params_build())["asset_classes"] == "etf"
+    book = openpyxl.load_workbook(io.BytesIO(captured[("ov_export_xlsx", "XLSX")][0]()))
+    assert book["data"]["E2"].number_format == "0.00%" and book["data"].freeze_panes == "A2"  # chg_1d
+    with get_engine().connect() as conn:
+        rows = (
+            conn.execute(sa.text("select details from audit_log where action = 'export' order by id desc limit 2"))
+            .scalars()
+            .all()
+        )
+        after = conn.execute(sa.text("select count(*) from audit_log where action = 'export'")).scalar_one()
+    assert after == before + 2  # the CSV and the XLSX, each when built; the parameters file holds no data
+    assert [r["format"] for r in rows] == ["xlsx", "csv"] and all(r["page"] == "overview" for r in rows)

@@ -20,6 +20,7 @@ EXPECTED_TABLES = {
     "intraday_quotes",
     "corporate_actions",
     "shares_outstanding",
+    "key_statistics",
     "worker_heartbeats",
     "watchlists",
     "user_sessions",
@@ -40,6 +41,8 @@ EXPECTED_TABLES = {
     "alert_events",
     "alert_deliveries",
     "alert_attempts",
+    "saved_views",
+    "shared_downloads",
 }
 
 

@@ -212,6 +212,60 @@ def test_viewer_sees_no_admin_pages_and_cannot_open_them(app_db, fake_clock):
         assert not admin.exception and not admin.error
 
 
+def open_url_path(at: AppTest, url_path: str) -> AppTest:
+    """What a browser does with a typed page URL: run the page registered at that path (hidden ones too)."""
+    [page_hash] = [h for h, info in at._registered_pages.items() if info.get("url_pathname") == url_path]
+    at._page_hash = page_hash
+    return at.run()
+
+
+@pytest.mark.parametrize(("url_path", "title"), [("admin-users", "Users"), ("audit-log", "Audit log")])
+def test_a_viewer_opening_an_admin_url_is_told_it_needs_the_admin_role(app_db, fake_clock, url_path, title):
+    users.add_user(app_db, "vera", "viewer", "vera-password-1")
+    at = open_url_path(log_in(fresh(), "vera", "vera-password-1"), url_path)
+    assert not at.exception
+    assert [shown(e.value) for e in at.error] == [
+        f"The {title} page needs the admin role; you are signed in with the viewer role. "
+        "Ask an administrator if you need it."
+    ]
+    assert at.title[0].value == title and len(at.dataframe) == 0  # the refusal, not the page and not Overview
+    # The stand-in is hidden: the viewer's navigation lists no admin page.
+    hidden = [i for i in at._registered_pages.values() if i.get("url_pathname") in ("admin-users", "audit-log")]
+    assert all(not i.get("script_path", "").endswith(("admin_users.py", "audit_log.py")) for i in hidden)
+    # An admin at the same URL gets the page itself.
+    admin = open_url_path(log_in(fresh()), url_path)
+    assert not admin.exception and not admin.error and admin.title[0].value == title
+
+
+def test_a_disabled_user_is_told_why_they_are_back_at_the_sign_in_form(app_db, fake_clock):
+    users.add_user(app_db, "vera", "viewer", "vera-password-1")
+    at = log_in(fresh(), "vera", "vera-password-1")
+    assert signed_in(at)
+    users.set_active(app_db, "vera", False, actor="admin")
+    at.run()
+    assert [t.label for t in at.text_input] == ["Username", "Password"]
+    assert [shown(e.value) for e in at.error] == [gate.DISABLED_MESSAGE]
+    # Still disabled on a new attempt; enabled again, they sign in and the notice is gone.
+    assert not signed_in(log_in(at, "vera", "vera-password-1"))
+    users.set_active(app_db, "vera", True, actor="admin")
+    at = log_in(at, "vera", "vera-password-1")
+    assert signed_in(at) and gate.DISABLED_MESSAGE not in texts(at)
+
+
+def test_an_expired_session_is_explained_and_a_sign_out_is_not(app_db, fake_clock):
+    users.add_user(app_db, "vera", "viewer", "vera-password-1")
+    at = log_in(fresh(), "vera", "vera-password-1")
+    fake_clock.advance(days=30)
+    at.run()
+    assert [shown(i.value) for i in at.info] == [gate.ENDED_MESSAGE] and not at.error
+    fake_clock.advance(days=-30)
+    at = log_in(at, "vera", "vera-password-1")
+    assert signed_in(at)
+    at = next(b for b in at.sidebar.button if b.label == "Sign out").click().run()
+    assert [t.label for t in at.text_input] == ["Username", "Password"]
+    assert not at.info and not at.error
+
+
 @pytest.mark.parametrize("page", ["admin_users.py", "audit_log.py"])
 def test_admin_page_files_refuse_a_viewer_when_run_directly(app_db, fake_clock, page):
     users.add_user(app_db, "vera", "viewer", "vera-password-1")
@@ -447,3 +501,38 @@ def test_the_audit_log_shows_ipv4_mapped_addresses_as_ipv4(app_db, fake_clock):
     assert not at.exception
     shown_rows = at.dataframe[0].value.set_index("username")["client_ip"]
     assert shown_rows["old-row"] == "127.0.0.1" and shown_rows["v6"] == "2001:db8::1"
+
+
+def test_the_audit_log_export_is_audited_and_reads_back(app_db, fake_clock, monkeypatch):
+    import io
+    import json
+
+    import openpyxl
+    import pandas as pd
+    from streamlit.elements.widgets.button import ButtonMixin
+
+    captured = {}
+    original = ButtonMixin.download_button
+
+    def spy(self, label, data, *args, **kwargs):
+        captured[label] = data
+        return original(self, label, data, *args, **kwargs)
+
+    monkeypatch.setattr(ButtonMixin, "download_button", spy)
+    at = log_in(fresh())
+    at.switch_page(page("audit_log")).run()
+    assert not at.exception
+    shown_rows = at.dataframe[0].value
+    csv = pd.read_csv(io.BytesIO(captured["CSV"]()))  # data only: no comment lines to skip
+    assert list(csv.columns) == list(shown_rows.columns) and len(csv) == len(shown_rows)
+    assert json.loads(captured["Parameters"]())["action"] == "(all)"
+    sheet = openpyxl.load_workbook(io.BytesIO(captured["XLSX"]()))["data"]
+    assert sheet.freeze_panes == "A2" and sheet["A2"].number_format == "yyyy-mm-dd hh:mm:ss"
+    exported = [d for a, d in audit_detail_rows(app_db) if a == "export"]
+    assert [d["format"] for d in exported] == ["csv", "xlsx"] and all(d["what"] == "audit_log" for d in exported)
+
+
+def audit_detail_rows(engine) -> list[tuple[str, dict]]:
+    a = tables.audit_log
+    with engine.connect() as conn:
+        return [(r.action, r.details or {}) for r in conn.execute(sa.select(a.c.action, a.c.details).order_by(a.c.id))]

@@ -183,7 +183,7 @@ def test_the_workbook_has_every_table_and_the_parameters():
     np.testing.assert_allclose(sheets["equity"]["equity"].to_numpy(), run.result.equity.to_numpy(), rtol=1e-12)
     assert len(sheets["trades"]) == len(run.result.trades)
     assert list(sheets["metrics"]["portfolio"]) == ["SMA crossover", "A (buy and hold, no costs)"]
-    back, header = exports.read_csv_export(exports.to_csv(bt.equity_table(run), params))
+    back, header = exports.read_csv_export(exports.to_csv(bt.equity_table(run)), exports.params_json(params))
     assert header == params and len(back) == 300
     assert back["drawdown"].max() <= 0 and back["benchmark_equity"].iloc[-1] == pytest.approx(2.0, rel=1e-6)
 

@@ -142,3 +142,88 @@ def test_bad_figure_input_is_a_value_error(aapl):
         figures.price_figure(aapl.iloc[:0], "AAPL")
     with pytest.raises(ValueError, match="unknown chart type"):
         figures.price_figure(aapl, "AAPL", "Pie")
+
+
+# NYSE holidays that fall on weekdays in 2024 (nyse.com, "Holidays and Trading Hours"): what a daily chart skips.
+NYSE_2024 = ["2024-01-01", "2024-01-15", "2024-02-19", "2024-03-29", "2024-05-27", "2024-06-19", "2024-07-04",
+             "2024-09-02", "2024-11-28", "2024-12-25"]  # fmt: skip
+
+
+def test_daily_candles_skip_weekends_and_nyse_holidays(aapl):
+    from datetime import date
+
+    from dashboard.ui import loaders
+
+    holidays = loaders.market_holidays(date(2024, 1, 1), date(2024, 12, 31))
+    assert [d.isoformat() for d in holidays] == NYSE_2024
+    prices = market.with_indicators(aapl, ["RSI"]).loc["2024-06-01":"2024-07-31"]
+    fig = figures.price_figure(prices, "AAPL", "Candlestick", ["RSI"], holidays=holidays)
+    breaks = fig.layout.xaxis.rangebreaks
+    assert breaks[0].bounds == ("sat", "mon") and list(breaks[1].values) == NYSE_2024
+    assert fig.layout.xaxis3.rangebreaks == breaks  # the volume and RSI panels skip the same days
+    # No bar is hidden by a break: every drawn day is a weekday that is not a holiday.
+    drawn = pd.DatetimeIndex(fig.data[0].x)
+    assert (drawn.weekday < 5).all() and not drawn.isin(pd.to_datetime(NYSE_2024)).any()
+    assert figures.price_figure(prices, "AAPL", "OHLC").layout.xaxis.rangebreaks[0].bounds == ("sat", "mon")
+    # Weekly bars and lines have nothing to skip.
+    assert not figures.price_figure(aapl, "AAPL", "Candlestick", holidays=holidays).layout.xaxis.rangebreaks
+    assert not figures.price_figure(prices, "AAPL", "Line", holidays=holidays).layout.xaxis.rangebreaks
+
+
+def test_a_focused_series_stands_out_and_the_others_are_grey():
+    wide = pd.DataFrame({s: sample_bars(s).set_index("date")["close"] for s in ("AAPL", "MSFT", "SPY", "QQQ")})
+    fig = figures.lines_figure(wide, "Levels", "", focus="MSFT")
+    assert names(fig) == ["AAPL", "SPY", "QQQ", "MSFT"]  # drawn last: on top
+    assert fig.data[-1].line.width == 2.5 and fig.data[-1].line.color != figures.FADED
+    assert [t.line.color for t in fig.data[:-1]] == [figures.FADED] * 3
+    plain = figures.lines_figure(wide, "Levels", "")
+    assert fig.data[-1].line.color == plain.data[1].line.color  # the focused line keeps its own colour
+    assert figures.FADED not in {t.line.color for t in plain.data}
+    assert names(figures.lines_figure(wide, "Levels", "", focus="TSLA")) == names(plain)  # not drawn: no focus
+    dd = figures.drawdown_figure(pd.DataFrame({s: risk.drawdown_series(wide[s]) for s in wide}), focus="SPY")
+    assert [t.fill for t in dd.data] == ["none", "none", "none", "tozeroy"] and dd.data[-1].name == "SPY"
+
+
+def test_the_heat_map_names_every_row_and_column_of_thirty():
+    symbols = sorted(p.stem for p in PRICES.glob("*.csv"))[:30]
+    wide = pd.DataFrame({s: sample_bars(s).set_index("date")["close"] for s in symbols})
+    heat = figures.correlation_heatmap(risk.correlation_matrix(wide))
+    for axis in (heat.layout.xaxis, heat.layout.yaxis):
+        assert axis.tickmode == "array" and list(axis.tickvals) == symbols and list(axis.ticktext) == symbols
+    assert heat.layout.height >= 20 * len(symbols)  # room for every label
+
+
+def test_the_log_scale_changes_the_price_axis_only(aapl):
+    prices = market.with_indicators(aapl, ["RSI"]).loc["2025-06-25":]
+    plain = figures.price_figure(prices, "AAPL", "Candlestick", ["RSI"])
+    logged = figures.price_figure(prices, "AAPL", "Candlestick", ["RSI"], log_scale=True)
+    assert plain.layout.yaxis.type is None and logged.layout.yaxis.type == "log"
+    assert logged.layout.yaxis2.type is None and logged.layout.yaxis3.type is None  # volume and RSI stay linear
+    assert logged.layout.meta["log_scale"] is True and plain.layout.meta["log_scale"] is False
+    assert figures.price_figure(prices, "AAPL", "Line", log_scale=True).layout.yaxis.type == "log"
+
+
+def test_the_crosshair_reads_out_each_bars_ohlc_and_volume(aapl):
+    prices = aapl.loc["2026-06-01":]
+    fig = figures.price_figure(prices, "AAPL", "Candlestick", currency="GBP")
+    assert fig.layout.hovermode == "x unified"
+    for axis in (fig.layout.xaxis, fig.layout.xaxis2, fig.layout.yaxis, fig.layout.yaxis2):
+        assert axis.showspikes is True and axis.spikemode == "across"
+    candles, volume = fig.data[0], fig.data[1]
+    assert candles.hovertemplate == figures.OHLCV_HOVER and volume.hoverinfo == "skip"  # said once, by the candle
+    # The last bar, 2026-06-25 (data/sample/prices/AAPL.csv), in the figure's currency and with separators.
+    assert list(candles.customdata[-1]) == ["£287.40", "£288.80", "£273.75", "£275.15", "107,253,700"]
+    assert len(candles.customdata) == len(prices)
+    ohlc = figures.price_figure(prices, "AAPL", "OHLC")
+    assert ohlc.data[0].hovertemplate == figures.OHLCV_HOVER and list(ohlc.data[0].customdata[0])[0].startswith("$")
+    # A line reads out its close, the volume bar its volume.
+    line = figures.price_figure(prices, "AAPL", "Line")
+    assert line.data[0].customdata[-1] == "$275.15" and line.data[0].hovertemplate.startswith("Close %{customdata}")
+    assert line.data[1].customdata[-1] == "107,253,700" and line.data[1].hoverinfo is None
+
+
+def test_weekly_bars_read_out_the_weeks_figures(aapl):
+    fig = figures.price_figure(aapl, "AAPL", "Candlestick")  # the whole history: weekly bars
+    week = aapl.loc["2026-06-22":"2026-06-25"]  # the last (short) week
+    expected = [week["open"].iloc[0], week["high"].max(), week["low"].min(), week["close"].iloc[-1]]
+    assert list(fig.data[0].customdata[-1]) == [f"${v:,.2f}" for v in expected] + [f"{week['volume'].sum():,}"]

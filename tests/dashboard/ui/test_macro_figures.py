@@ -135,3 +135,33 @@ def test_the_beta_says_what_it_is_per():
     stats = pd.DataFrame({"correlation": [0.1], "beta": [0.01]}, index=pd.to_datetime(["2024-01-02"]))
     fig = macro_figures.beta_figure(stats, "SPY", "DGS10", change_unit("DGS10", "Percent"))
     assert fig.layout.yaxis2.title.text == "return per 1 percentage point change in DGS10"
+
+
+def test_assign_axes_keeps_chosen_sides_and_fills_auto_ones_by_units():
+    units = {"FEDFUNDS": "Percent Change from Year Ago", "CPIAUCSL": "Percent Change from Year Ago", "GDP": "Bil."}
+    assert macro_figures.assign_axes(units) == ({"FEDFUNDS": "left", "CPIAUCSL": "left", "GDP": "right"}, [])
+    # FEDFUNDS year on year (~5,000%) on its own axis: CPI keeps the left one.
+    sides, left_out = macro_figures.assign_axes(units, {"FEDFUNDS": "right", "CPIAUCSL": "auto"})
+    assert sides == {"FEDFUNDS": "right", "CPIAUCSL": "left"} and left_out == ["GDP"]
+    sides, left_out = macro_figures.assign_axes({"a": "x", "b": "y", "c": "z"}, {"c": "left"})
+    assert sides == {"a": "right", "c": "left"} and left_out == ["b"]
+    with pytest.raises(ValueError, match="unknown axis choice 'top'"):
+        macro_figures.assign_axes(units, {"GDP": "top"})
+
+
+def test_series_figure_draws_each_line_on_its_chosen_axis_titled_with_its_units():
+    dgs10, dgs2 = sample("DGS10").loc["2024"], sample("DGS2").loc["2024"]
+    cpi = sample("CPIAUCSL").loc["2024"]
+    units = {"DGS10": "Percent", "DGS2": "Percent", "CPIAUCSL": "Index 1982-1984=100"}
+    fig = macro_figures.series_figure(
+        {"DGS10": dgs10, "DGS2": dgs2, "CPIAUCSL": cpi}, units, axes={"DGS2": "right", "CPIAUCSL": "left"}
+    )
+    # DGS10 is left to 'auto': the left side shows other units, the right one only its own.
+    assert [(t.name, t.yaxis) for t in fig.data] == [("DGS10 (right)", "y2"), ("DGS2 (right)", "y2"), ("CPIAUCSL", "y")]
+    assert (fig.layout.yaxis.title.text, fig.layout.yaxis2.title.text) == ("Index 1982-1984=100", "Percent")
+    np.testing.assert_array_equal(plotted(fig.data[1]), dgs2.to_numpy())
+    fig = macro_figures.series_figure(
+        {"DGS10": dgs10, "DGS2": dgs2, "CPIAUCSL": cpi}, units, axes={"DGS10": "left", "CPIAUCSL": "left"}
+    )
+    assert [t.yaxis for t in fig.data] == ["y", "y2", "y"]  # asked for: one side, two units, both named
+    assert fig.layout.yaxis.title.text == "Percent · Index 1982-1984=100"

@@ -180,7 +180,7 @@ def test_refusals_without_a_request_are_counted_by_kind() -> None:
 
 
 def test_error_kinds() -> None:
-    from ingestion.providers.base import AuthenticationError, NotSupported, ProviderError
+    from ingestion.providers.base import AuthenticationError, NoNetwork, NotSupported, ProviderError
     from ingestion.providers.resilience import ERROR_KINDS, error_kind
 
     cases = {
@@ -192,6 +192,7 @@ def test_error_kinds() -> None:
         NotFound("x"): "not_found",
         NotSupported("x"): "not_supported",
         CircuitOpen("x"): "circuit_open",
+        NoNetwork("x", "host.example"): "no_network",
         ProviderError("x"): "provider_error",
         ValueError("x"): "other",
     }

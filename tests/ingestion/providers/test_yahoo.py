@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import socket
+from collections.abc import Iterator
 from datetime import date
 
 import pandas as pd
 import pytest
 import yfinance as yf
+from curl_cffi.requests.exceptions import DNSError
 from yfinance.exceptions import YFRateLimitError
 
-from ingestion.providers.base import NotFound, RateLimited, failures_of
-from ingestion.providers.resilience import GuardPolicy, ProviderGuard
-from ingestion.providers.yahoo import YahooProvider, daily_bars_from_download
+from ingestion.providers.base import NoNetwork, NotFound, RateLimited, failures_of
+from ingestion.providers.resilience import GuardPolicy, NetworkCheck, ProviderGuard
+from ingestion.providers.yahoo import HOST, NAME, YahooProvider, daily_bars_from_download, looks_offline
 from tests.support.yahoo import FakeDownload, FakeTicker, combine, intraday_frame, per_ticker_frames
 
 
@@ -198,3 +202,136 @@ def test_rate_limit_from_ticker_info(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(yf, "Ticker", Limited)
     with pytest.raises(RateLimited):
         YahooProvider(guard=fast_guard()).instruments(["AAPL"])
+
+
+# -- no network -------------------------------------------------------------------------------------------------
+DNS_FAILURE = (
+    "Failed to perform, curl: (6) Could not resolve host: query2.finance.yahoo.com. "
+    "See https://curl.se/libcurl/c/libcurl-errors.html first for more details."
+)
+
+
+def checked_guard(resolves: bool) -> ProviderGuard:
+    """A fast guard with the network check the real provider gets; the look-up answers `resolves`."""
+
+    def resolve(*args, **kwargs):
+        if not resolves:
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 443))]
+
+    check = NetworkCheck(NAME, HOST, resolve=resolve)
+    policy = GuardPolicy(attempts=3, backoff_initial=0, fail_max=2)
+    return ProviderGuard(NAME, None, policy=policy, sleep=lambda s: None, network=check)
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def root_records() -> Iterator[list[logging.LogRecord]]:
+    """What reaches a handler on the root logger, as the app's console handler (caplog cannot tell: pytest also
+    attaches its handler to every logger that does not propagate)."""
+    handler, root = _Collect(), logging.getLogger()
+    level = root.level
+    root.setLevel(logging.DEBUG)
+    root.addHandler(handler)
+    yield handler.records
+    root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def yfinance_records(records: list[logging.LogRecord]) -> list[logging.LogRecord]:
+    return [r for r in records if r.name.startswith("yfinance") or r.levelno >= logging.ERROR]
+
+
+class _OfflineTicker(_HistoryTicker):
+    """The Ticker yfinance's real download() builds, on a machine whose resolver knows no Yahoo."""
+
+    def history(self, **kwargs) -> pd.DataFrame:
+        raise DNSError(DNS_FAILURE, 6)
+
+
+@pytest.mark.filterwarnings("ignore:The inplace keyword")  # inside yfinance 1.7 on pandas 3.1
+def test_dns_failures_inside_yfinances_real_download_are_no_network_and_stay_off_the_console(
+    monkeypatch: pytest.MonkeyPatch, root_records: list[logging.LogRecord], capfd: pytest.CaptureFixture
+) -> None:
+    import yfinance.multi
+
+    monkeypatch.setattr(yfinance.multi, "Ticker", _OfflineTicker)
+    guard = checked_guard(resolves=True)  # the look-up answered a moment ago; the requests cannot resolve
+    with pytest.raises(NoNetwork) as caught:
+        YahooProvider(guard=guard).daily_bars(["AAPL", "MSFT", "ZZZZ"], date(2020, 8, 31), date(2020, 11, 6))
+    assert str(caught.value).startswith(f"yfinance: no network: could not resolve {HOST} (DNSError(")
+    assert "See https://" not in str(caught.value) and "delisted" not in str(caught.value)
+    # yfinance's ERROR lines reached no handler of ours above DEBUG; they are in this module's DEBUG lines.
+    assert yfinance_records(root_records) == [] and "Failed download" not in capfd.readouterr().err
+    demoted = [r for r in root_records if r.name == "ingestion.providers.yahoo" and r.levelno == logging.DEBUG]
+    assert any("Could not resolve host" in r.getMessage() for r in demoted)
+    # Not retried, not counted by the breaker, and the next call is refused without a download.
+    assert guard.state()["requests"] == 1 and guard.state()["consecutive_failures"] == 0
+    monkeypatch.setattr(yf, "download", lambda *a, **k: pytest.fail("asked again while offline"))
+    with pytest.raises(NoNetwork):
+        YahooProvider(guard=guard).daily_bars(["AAPL"], date(2020, 8, 31), date(2020, 11, 6))
+
+
+def test_a_failed_tickers_log_line_stays_off_the_root_logger(
+    download: FakeDownload, root_records: list[logging.LogRecord], capfd: pytest.CaptureFixture
+) -> None:
+    bars = YahooProvider(guard=fast_guard()).daily_bars(["AAPL", "ZZZZ"], date(2020, 8, 31), date(2020, 11, 6))
+    assert "possibly delisted" in failures_of(bars)["ZZZZ"]  # still captured for the run record
+    assert yfinance_records(root_records) == [] and "possibly delisted" not in capfd.readouterr().err
+
+
+def test_download_raising_a_dns_error_is_no_network_and_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def offline(tickers, **kwargs):
+        calls.append(tickers)
+        raise DNSError(DNS_FAILURE, 6)
+
+    monkeypatch.setattr(yf, "download", offline)
+    guard = fast_guard()
+    with pytest.raises(NoNetwork, match="no network: could not resolve"):
+        YahooProvider(guard=guard).daily_bars(["AAPL", "MSFT"], None, None)
+    assert len(calls) == 1 and guard.state()["errors"] == {"no_network": 1}
+
+
+@pytest.mark.parametrize(("resolves", "expected"), [(False, NoNetwork), (True, NotFound)])
+def test_no_timezone_found_for_every_ticker_is_no_network_only_when_the_host_does_not_resolve(
+    monkeypatch: pytest.MonkeyPatch, resolves: bool, expected: type[Exception]
+) -> None:
+    """yfinance says "possibly delisted; no timezone found" when its first request failed for any reason: a fresh
+    look-up of the host tells the network from the tickers."""
+    reason = "possibly delisted; no timezone found"
+    monkeypatch.setattr(yf, "download", FakeDownload(frames={}, reasons={"AAPL": reason, "MSFT": reason}))
+    with pytest.raises(expected) as caught:
+        YahooProvider(guard=checked_guard(resolves)).daily_bars(["AAPL", "MSFT"], None, None)
+    assert ("delisted" in str(caught.value)) is resolves
+
+
+def test_one_delivered_ticker_means_the_network_is_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(yf, "download", FakeDownload(reasons={"ZZZZ": f"DNSError('{DNS_FAILURE}')"}))
+    bars = YahooProvider(guard=checked_guard(resolves=True)).daily_bars(
+        ["AAPL", "ZZZZ"], date(2020, 8, 31), date(2020, 11, 6)
+    )
+    assert set(bars["symbol"]) == {"AAPL"} and "ZZZZ" in failures_of(bars)
+
+
+@pytest.mark.parametrize(
+    ("text", "offline"),
+    [
+        (f"DNSError('{DNS_FAILURE}')", True),
+        ("[Errno -3] Temporary failure in name resolution", True),
+        ("Failed to perform, curl: (7) Failed to connect to query2.finance.yahoo.com port 443", True),
+        ("possibly delisted; no price data found  (1d 2020-08-31 -> 2020-11-07)", False),
+        ("YFRateLimitError('Too Many Requests. Rate limited. Try after a while.')", False),
+    ],
+)
+def test_looks_offline(text: str, offline: bool) -> None:
+    assert looks_offline(text) is offline

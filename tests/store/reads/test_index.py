@@ -89,7 +89,7 @@ def test_a_definitions_universe(db, empty_sample):
 def test_shares_as_published_never_come_from_after_the_as_of_date(db, as_of):
     symbols = ["AAPL", "XOM", "NFLX", "DFS"]
     with db.connect() as conn:
-        shares = reads.shares_published(conn, symbols, as_of)
+        shares = reads.shares_published(conn, symbols, as_of, sources=["sample-sp500-fmp", "sample-sp500-yahoo"])
     assert (shares["published"] <= pd.Timestamp(as_of)).all()
     fmp, snaps = bundle_frame("shares"), bundle_frame("snapshots")
     expected = int((fmp["symbol"].isin(symbols) & (fmp["filing_date"] <= pd.Timestamp(as_of))).sum()) + int(

@@ -1,0 +1,116 @@
+"""Driving the real app in headless Chromium: wait for a script run, check a page, download and open an export."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+from playwright.sync_api import Locator, Page
+
+from tests.support.server import ROOT
+
+# Screenshots and downloads of the browser suite (git-ignored).
+OUTPUT = ROOT / "test-output" / "browser"
+
+# The loaded 2-core CI box: a first page load can take a while (cold caches, the worker busy next to it).
+FIRST_LOAD_MS = 90_000
+RUN_MS = 60_000
+
+EXCEPTION = '[data-testid="stException"]'
+ERROR_ALERT = '[data-testid="stAlertContentError"]'
+
+
+def idle(page: Page, timeout: float = RUN_MS) -> None:
+    """Until the script run in progress has finished (Streamlit's running indicator is gone)."""
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=timeout)
+    page.locator('[data-testid="stApp"][data-test-script-state="running"]').wait_for(state="detached", timeout=timeout)
+
+
+def sign_in(page: Page, username: str, password: str) -> None:
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def open_from_navigation(page: Page, title: str) -> None:
+    """Click `title` in the sidebar navigation and wait for that page's heading and its run to finish."""
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title, exact=True).click()
+    page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=FIRST_LOAD_MS)
+    idle(page, FIRST_LOAD_MS)
+
+
+def errors(page: Page) -> list[str]:
+    """The text of every Streamlit exception element and error alert on the page."""
+    found = page.locator(f"{EXCEPTION}, {ERROR_ALERT}")
+    return [found.nth(i).inner_text() for i in range(found.count())]
+
+
+def check(page: Page, name: str) -> None:
+    """No exception and no error alert on the page; a full-page screenshot as `name`.png."""
+    idle(page)
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=True)
+    assert errors(page) == [], f"{name}: {errors(page)}"
+
+
+def download_button(page: Page, label: str) -> Locator:
+    """The download button whose text is `label` (after its icon's ligature, e.g. "download")."""
+    pattern = re.compile(rf"^\s*(download)?\s*{re.escape(label)}\s*$")
+    return page.locator('[data-testid="stDownloadButton"] button').filter(has_text=pattern)
+
+
+def download(page: Page, label: str, nth: int = 0) -> Path:
+    """Click a download button and save what the browser receives under OUTPUT; returns the file."""
+    with page.expect_download(timeout=RUN_MS) as info:
+        download_button(page, label).nth(nth).click()
+    got = info.value
+    assert got.failure() is None, got.failure()
+    target = OUTPUT / "downloads" / got.suggested_filename
+    target.parent.mkdir(parents=True, exist_ok=True)
+    got.save_as(target)
+    return target
+
+
+def open_export(path: Path) -> object:
+    """Parse a downloaded export as its suffix says; fails on an empty or unreadable file."""
+    if path.suffix == ".csv":
+        frame = pd.read_csv(path)
+        assert not frame.empty and len(frame.columns) > 1, f"{path.name}: {frame.shape}"
+        return frame
+    if path.suffix == ".xlsx":
+        book = openpyxl.load_workbook(path, read_only=True)
+        sheet = book[book.sheetnames[0]]
+        assert sheet.max_row and sheet.max_row > 1, f"{path.name}: empty first sheet"
+        return book
+    if path.suffix == ".json":
+        data = json.loads(path.read_text())
+        assert data, f"{path.name}: empty"
+        return data
+    raise AssertionError(f"unexpected export {path.name}")
+
+
+def choose(page: Page, label: str, option: str) -> None:
+    """Pick `option` in the select box labelled `label`."""
+    box = page.get_by_label(label, exact=True).locator("visible=true").first
+    box.click()
+    box.fill(option)  # typing filters the list: a long list needs no scrolling, and a click that only focused opens it
+    page.get_by_role("option", name=option, exact=True).click()
+    idle(page)
+
+
+def type_into(page: Page, label: str, text: str) -> None:
+    """Replace a text input's value and submit it (Enter), as a user does."""
+    box = page.get_by_role("textbox", name=label, exact=True).locator("visible=true").first
+    box.fill(text)
+    box.press("Enter")
+    idle(page)
+
+
+def press(page: Page, control: str, option: str) -> None:
+    """Click `option` of the segmented control or pills labelled `control`."""
+    group = page.locator('[data-testid="stButtonGroup"]').filter(has=page.get_by_text(control, exact=True))
+    group.locator("button").filter(has_text=re.compile(rf"^\s*{re.escape(option)}\s*$")).first.click()
+    idle(page)
