@@ -193,7 +193,9 @@ def downsample_line(series: pd.Series, n_out: int = MAX_LINE_POINTS) -> pd.Serie
     from tsdownsample import MinMaxLTTBDownsampler
 
     x = clean.index.asi8 if isinstance(clean.index, pd.DatetimeIndex) else np.arange(len(clean))
-    idx = MinMaxLTTBDownsampler().downsample(x.astype(np.int64), clean.to_numpy(dtype="float64"), n_out=n_out)
+    # tsdownsample wants C-contiguous arrays; a column of a wider frame (Peers) is a strided view.
+    x, y = np.ascontiguousarray(x, dtype=np.int64), np.ascontiguousarray(clean.to_numpy(dtype="float64"))
+    idx = MinMaxLTTBDownsampler().downsample(x, y, n_out=n_out)
     return clean.iloc[np.sort(idx)]
 
 

@@ -285,6 +285,9 @@ def main() -> int:
             verdict = "PASS" if ok else "FAIL"
             goal = f"p95 < {GOALS['small_p95_ms']:.0f} ms"
             print(f"goal {fmt.upper():<4} {goal} ({small.label}): {p95:.1f} ms  {verdict}")
+        from benchmarks.suite import emit
+
+        emit({f"{ask} {reader} p50 (ms)": v[0] for (ask, reader), v in figures.items()}, {})  # goals: the lines
         if args.profile:
             for fmt in ("json", "csv"):
                 profile(larger, fmt)

@@ -142,6 +142,12 @@ def main() -> int:
         f"out-of-sample {best.sharpe_oos:.2f}"
     )
 
+    from benchmarks.suite import emit
+
+    figures = {"3 strategies, 100 symbols (s)": port_s, "300 single-symbol backtests (s)": single_s}
+    figures.update({"xs_momentum (s)": xs_s, "sweep (s)": sweep_s})
+    goals = {f"{k} <= {GOAL_S} s": v <= GOAL_S for k, v in figures.items() if k != "xs_momentum (s)"}
+    emit(figures, goals)  # again below with bt's figures when bt runs
     if args.no_bt:
         return 0
     try:
@@ -184,6 +190,10 @@ def main() -> int:
         f"  sweep of {len(sweep)}: bt {per_combo:.3f} s/combination x {len(sweep)} = {per_combo * len(sweep):6.0f} s "
         f"(timed on {len(combos)}) vs ours {sweep_s:6.3f} s -> {per_combo * len(sweep) / sweep_s:7.0f}x"
     )
+    figures.update({"bt buy_and_hold (s, baseline)": bh_s, "ours buy_and_hold (s)": ours_bh_s})
+    figures.update({"bt sma_crossover x100 (s, baseline, scaled)": per_run * 100, "ours sma_crossover (s)": ours_sma_s})
+    figures["bt sweep (s, baseline, scaled)"] = per_combo * len(sweep)
+    emit(figures, goals)
     return 0
 
 

@@ -249,6 +249,12 @@ def main() -> int:
             ok = slowest < 5000 and first_503 is not None and back is not None and back < 10
             print(f"  goal every answer < 5 s, 503 during, 200 after: {'ok' if ok else 'MISSED'}")
             missed |= not ok
+            checks["database frozen: every answer < 5 s, 503 during, 200 after"] = ok
+    from benchmarks.suite import emit
+
+    figures = {f"/healthz {k} alone (baseline)": v for k, v in baseline.items() if k.endswith("_ms")}
+    figures.update({f"/healthz {k} with {args.sessions} sessions": v for k, v in loaded.items() if k.endswith("_ms")})
+    emit(figures, checks)
     return 1 if missed else 0
 
 

@@ -240,6 +240,11 @@ def main() -> int:
             print("\npeak traced memory while streaming (tracemalloc, generation + upsert):")
             for rows in (args.rows // 5, args.rows):
                 print(f"  {rows:>10,} rows: {peak_memory(engine, rows, args.chunk_rows):8.1f} MiB")
+        from benchmarks.suite import emit
+
+        figures = {f"{label} (rows/s)": value for label, value in rate.items()}
+        figures.update({f"{label} (x)": ratio for label, (ratio, _) in ratios.items()})
+        emit(figures, {f"{k} >= {g:g}x": r >= g for k, (r, g) in ratios.items() if g is not None})
         return 0
     finally:
         engine.dispose()

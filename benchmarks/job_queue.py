@@ -364,6 +364,10 @@ def main() -> int:
             print(f"warning: other loads took > {args.quiet:g} core in every drain of: {', '.join(disturbed)}")
         for label, met in checks.items():
             print(f"goal {label}: {'met' if met else 'MISSED'}")
+        from benchmarks.suite import emit
+
+        figures = {f"{kind} tasks/s, {n} worker(s)": value for (kind, n), value in rate.items()}
+        emit({**figures, "enqueue -> start p95 (s)": p95, "upsert speed-up, 2 workers (x)": speedup}, checks)
         code = 0 if all(checks.values()) else 1
         return code
     finally:

@@ -8,10 +8,12 @@ PostgreSQL, the sample data, a first start in a temporary data dir), with the wo
 1. idle: the worker's start-up jobs queued (the schedule's catch-up, as a worker start inside its window
    queues them; without network they fail fast), then once its heartbeat says idle with nothing queued,
    sampled for --idle-seconds, the largest sample kept. The baseline, and the worker-idle goal's figure;
-2. peak: N sessions (default 10) each open Ticker (5 tickers, Max) then Risk (20 tickers, Max), re-running the
-   page every 2 s over --seconds, speaking Streamlit's websocket protocol (`rerun_script` back messages); each
+2. peak: N sessions (default 10) each open the heaviest pages in turn (`heavy`: Ticker with 8 tickers, Max; Risk
+   with 30 tickers, Max; Index on the S&P 500 list; Options, SPY's chain), re-running the page every 2 s over
+   --seconds (a share each), speaking Streamlit's websocket protocol (`rerun_script` back messages); each
    session has its own tickers (a rotation over the sample universe), as distinct users would. Sampled every
-   0.5 s, the sample with the largest app + worker PSS kept;
+   0.5 s, the sample with the largest app + worker PSS kept. Before the sessions, the S&P 500 bundle and the
+   option-chain demo are loaded into the server's database (`load-sample --dataset sp500 / options`), untimed;
 3. after: --after seconds once every websocket closed (Streamlit keeps a closed session for reconnection for
    server.disconnectedSessionTTL, 120 s), to show whether the memory goes back.
 
@@ -27,7 +29,10 @@ scale, fresh interpreters importing pandas etc. are measured in the same run. Ex
 missed. The server gets render.yaml's MALLOC_ARENA_MAX (what ships) unless the environment sets it:
 `MALLOC_ARENA_MAX=8 python benchmarks/memory.py` measures glibc's default on this 2-core machine.
 
-    python benchmarks/memory.py [--sessions 10] [--seconds 60] [--after 30] [--no-jobs] [--caches]
+    python benchmarks/memory.py [--sessions 10] [--seconds 60] [--after 30] [--no-jobs] [--caches] [--light]
+
+--light keeps the first plan (Ticker with 5 tickers, then Risk with 20) and loads no bundle. The sessions'
+driver (`drive`, `heavy`, `load_bundles`) is shared with benchmarks/concurrency.py.
 """
 
 from __future__ import annotations
@@ -198,13 +203,33 @@ def tickers(start: int, count: int) -> str:
     return ",".join(symbols[(start + i) % len(symbols)] for i in range(count))
 
 
-async def drive(base: str, cookie: str, sessions: int, seconds: float, every: float = 2.0) -> dict:
-    """Each session opens Ticker, then Risk, re-running the page every `every` s; returns what the runs showed."""
+def heavy(number: int) -> list[tuple[str, str]]:
+    """Session `number`'s plan over the heaviest pages: (page url path, query string)."""
+    return [
+        ("ticker", f"t={tickers(8 * number, 8)}&range=Max"),
+        ("risk", f"t={tickers(3 * number, 30)}&range=Max"),
+        ("index", "ix_universe=sp500"),
+        ("options", "op_symbol=SPY"),
+    ]
+
+
+def light(number: int) -> list[tuple[str, str]]:
+    """The first plan: Ticker with 5 tickers, then Risk with 20."""
+    return [("ticker", f"t={tickers(5 * number, 5)}&range=Max"), ("risk", f"t={tickers(3 * number, 20)}&range=Max")]
+
+
+PLANS = {"heavy": heavy, "light": light}
+
+
+async def drive(base: str, cookie: str, sessions: int, seconds: float, every: float = 2.0, plan: str = "heavy") -> dict:
+    """Each session opens the plan's pages in turn, re-running each every `every` s for its share of `seconds`;
+    returns what the runs showed: per page the seconds of each run, and the bytes received."""
     import websockets
     from streamlit.proto.BackMsg_pb2 import BackMsg
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-    stats: dict = {"ticker": [], "risk": [], "bytes": {"ticker": 0, "risk": 0}, "exceptions": 0, "errors": 0}
+    pages = [page for page, _ in PLANS[plan](0)]
+    stats: dict = {**{p: [] for p in pages}, "bytes": dict.fromkeys(pages, 0), "exceptions": 0, "errors": 0}
 
     async def run(ws, page: str, query: str) -> None:  # noqa: ANN001 - a websockets connection
         message = BackMsg()
@@ -227,17 +252,17 @@ async def drive(base: str, cookie: str, sessions: int, seconds: float, every: fl
                 return
 
     async def session(number: int) -> None:
-        plan = [("ticker", f"t={tickers(5 * number, 5)}&range=Max"), ("risk", f"t={tickers(3 * number, 20)}&range=Max")]
+        steps = PLANS[plan](number)
         headers = {"Cookie": f"md_session={cookie}", "Origin": base}
         url = base.replace("http://", "ws://") + "/_stcore/stream"
         async with websockets.connect(url, subprotocols=["streamlit"], additional_headers=headers, max_size=None) as ws:
             await asyncio.sleep(number * every / sessions)  # spread the sessions over the cadence
             begin = time.monotonic()
-            for part, (page, query) in enumerate(plan, start=1):
+            for part, (page, query) in enumerate(steps, start=1):
                 while True:
                     started = time.monotonic()
                     await run(ws, page, query)
-                    if time.monotonic() - begin >= seconds * part / len(plan):
+                    if time.monotonic() - begin >= seconds * part / len(steps):
                         break
                     await asyncio.sleep(max(0.0, every - (time.monotonic() - started)))
 
@@ -282,13 +307,35 @@ def settle_worker(app: int, jobs: bool, timeout: float = 300.0) -> list[str]:
         reset_engine()  # their backends would count as PostgreSQL's
 
 
+def load_bundles(folder: Path) -> str:
+    """Load the S&P 500 bundle and the option-chain demo into the server's embedded database (what the heavy
+    pages show); returns what was loaded, with the seconds it took."""
+    from ingestion.sample import load_sample
+    from store.db import create_db_engine
+    from store.embedded import start_embedded
+
+    engine = create_db_engine(start_embedded(folder / "pgdata"))  # attaches to the running cluster
+    done = []
+    try:
+        for dataset, root in (("sp500", ROOT / "data" / "sp500"), ("options", ROOT / "data" / "options")):
+            started = time.monotonic()
+            counts = load_sample(engine, root, dataset)
+            done.append(
+                f"{dataset} {sum(v for k, v in counts.items() if k != 'quarantined'):,} rows "
+                f"({time.monotonic() - started:.0f} s)"
+            )
+    finally:
+        engine.dispose()  # its backends would count as PostgreSQL's
+    return ", ".join(done)
+
+
 def report(phases: dict[str, dict], stats: dict) -> None:
     print(f"\n  {'memory (MiB)':<40}{'RSS':>7}{'PSS':>7}{'PSS, container':>16}")
     for phase, s in phases.items():
         for group in ("app", "worker", "app+worker", "postgres"):
             rss, kernel, container = (v / MIB for v in s[group])
             print(f"  {phase if group == 'app' else '':<28}{group:<12}{rss:7.0f}{kernel:7.0f}{container:16.0f}")
-    for page in ("ticker", "risk"):
+    for page in [k for k in stats if k not in ("bytes", "exceptions", "errors")]:
         runs = stats[page] or [0.0]
         size = stats["bytes"][page] / len(runs) / 1024
         print(f"  {page}: {len(stats[page])} runs, median {statistics.median(runs):.2f} s, {size:.0f} KiB sent per run")
@@ -311,11 +358,13 @@ def main() -> int:
     parser.add_argument("--idle-seconds", type=float, default=10.0, help="seconds measured once the worker is idle")
     parser.add_argument("--no-jobs", action="store_true", help="queue no start-up jobs (then the clock decides)")
     parser.add_argument("--caches", action="store_true", help="only the static cache check")
+    parser.add_argument("--light", action="store_true", help="Ticker (5) and Risk (20) only; no bundle loaded")
+    parser.add_argument("--plan", default="heavy", help=argparse.SUPPRESS)
     parser.add_argument("--drive", help=argparse.SUPPRESS)
     parser.add_argument("--cookie", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drive:
-        print(json.dumps(asyncio.run(drive(args.drive, args.cookie, args.sessions, args.seconds))))
+        print(json.dumps(asyncio.run(drive(args.drive, args.cookie, args.sessions, args.seconds, plan=args.plan))))
         return 0
     caches_ok = print_caches()
     if args.caches:
@@ -340,8 +389,12 @@ def main() -> int:
         ran = settle_worker(app, jobs=not args.no_jobs)
         print(f"\nserver {server.url} (pid {app}), data in {folder}; worker idle {time.monotonic() - started:.0f} s")
         print("  start-up tasks the worker ran: " + (", ".join(ran) or "none"))
+        plan = "light" if args.light else "heavy"
+        if not args.light:
+            print("  loaded for the heavy pages: " + load_bundles(folder))
         idle, _ = watch(app, folder, args.idle_seconds)
         drive_args = ["--drive", server.url, "--cookie", session_cookie(folder), "--sessions", str(args.sessions)]
+        drive_args += ["--plan", plan]
         driver = subprocess.Popen(
             [sys.executable, __file__, *drive_args, "--seconds", str(args.seconds)], stdout=subprocess.PIPE, text=True
         )
@@ -359,10 +412,24 @@ def main() -> int:
         f"worker idle {figures['worker_idle']:.0f} <= {GOALS['worker_idle']:.0f} MiB PSS": figures["worker_idle"]
         <= GOALS["worker_idle"],
         "every Streamlit cache has ttl and max_entries": caches_ok,
-        "the pages ran, without an error": bool(stats["risk"]) and not stats["exceptions"] and not stats["errors"],
+        "every page ran, without an error": all(stats[page] for page, _ in PLANS[plan](0))
+        and not stats["exceptions"]
+        and not stats["errors"],
     }
     for name, ok in checks.items():
         print(f"  goal {name}: {'ok' if ok else 'MISSED'}")
+    from benchmarks.suite import emit
+
+    figures.update({f"{group} PSS idle (MiB)": pss(idle, group) for group in ("app", "worker", "postgres")})
+    figures.update({f"{group} PSS at peak (MiB)": pss(peak, group) for group in ("app", "worker", "postgres")})
+    figures["sessions"] = args.sessions
+    emit(
+        {
+            ("app+worker PSS at peak (MiB)" if k == "peak" else "worker PSS idle (MiB)" if k == "worker_idle" else k): v
+            for k, v in figures.items()
+        },
+        checks,
+    )
     return 0 if all(checks.values()) else 1
 
 

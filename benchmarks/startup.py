@@ -115,6 +115,11 @@ def main() -> int:
         f"max {latency[-1]:.1f} ms  goal p95 < {GOALS['healthz_p95_ms']:.0f} ms: {'ok' if ok else 'MISSED'}"
     )
     missed = statistics.median(cold) > GOALS["cold"] or statistics.median(warm) > GOALS["warm"] or not ok
+    from benchmarks.suite import emit
+
+    figures = {f"{label} (s)": value for label, value, _ in rows}
+    goals = {f"{label} <= {goal:.0f} s": value <= goal for label, value, goal in rows if goal is not None}
+    emit({**figures, "/healthz p95 (ms)": p95}, {**goals, f"/healthz p95 < {GOALS['healthz_p95_ms']:.0f} ms": ok})
     return 1 if missed else 0
 
 

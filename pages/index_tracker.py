@@ -333,10 +333,17 @@ for col, (label, kind_, file_name, mime) in zip(
     ],
     strict=False,
 ):
-    col.download_button(label, export(kind_), file_name=file_name, mime=mime, on_click="ignore", key=f"ix_{kind_}")
+    col.download_button(
+        label,
+        exports.shared(export(kind_), file_name, mime),
+        file_name=file_name,
+        mime=mime,
+        on_click="ignore",
+        key=f"ix_{kind_}",
+    )
 cols[5].download_button(
     "Parameters",
-    lambda: exports.params_json(params),
+    exports.shared(lambda: exports.params_json(params), exports.sidecar_name(f"{stem}.csv"), exports.JSON_MIME),
     file_name=exports.sidecar_name(f"{stem}.csv"),
     mime=exports.JSON_MIME,
     on_click="ignore",

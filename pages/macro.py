@@ -333,33 +333,33 @@ with series_tab:
                 record()
                 return frame.to_csv(index_label="date").encode()
 
+            csv_name = "macro_" + "_".join(k for k, label, _ in wanted if label in lines) + ".csv"
             st.download_button(
                 "Download CSV",
-                macro_csv,
-                file_name="macro_" + "_".join(k for k, label, _ in wanted if label in lines) + ".csv",
+                exports.shared(macro_csv, csv_name, "text/csv"),  # any web instance serves it (README, Deploy)
+                file_name=csv_name,
                 mime="text/csv",
                 key="macro_download",
                 on_click="ignore",
             )
             # The CSV holds data only; what it is (series, transforms, dates) goes in its sidecar (README, Exports).
+            macro_params = exports.params_json(
+                {
+                    "exported_by": "Market Desk",
+                    "generated_at_utc": clock.now().replace(microsecond=0, tzinfo=None).isoformat(),
+                    "source": "FRED (stored observations)",
+                    "lines": ", ".join(lines),
+                    "transforms": ", ".join(f"{s}={codes.get(s, 'lin')}" for s in lines),
+                    "units": ", ".join(f"{s}: {axis_units[s]}" for s in lines),
+                    "start": str(start),
+                    "end": str(end),
+                    "frequency": f"{frequency} ({how})" if frequency else "as stored",
+                }
+            )
             st.download_button(
                 "Parameters",
-                exports.params_json(
-                    {
-                        "exported_by": "Market Desk",
-                        "generated_at_utc": clock.now().replace(microsecond=0, tzinfo=None).isoformat(),
-                        "source": "FRED (stored observations)",
-                        "lines": ", ".join(lines),
-                        "transforms": ", ".join(f"{s}={codes.get(s, 'lin')}" for s in lines),
-                        "units": ", ".join(f"{s}: {axis_units[s]}" for s in lines),
-                        "start": str(start),
-                        "end": str(end),
-                        "frequency": f"{frequency} ({how})" if frequency else "as stored",
-                    }
-                ),
-                file_name=exports.sidecar_name(
-                    "macro_" + "_".join(k for k, label, _ in wanted if label in lines) + ".csv"
-                ),
+                exports.shared(lambda: macro_params, exports.sidecar_name(csv_name), exports.JSON_MIME),
+                file_name=exports.sidecar_name(csv_name),
                 mime=exports.JSON_MIME,
                 key="macro_params",
                 on_click="ignore",

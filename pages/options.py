@@ -313,14 +313,28 @@ def series_xlsx() -> bytes:
 
 
 cols = st.columns([1, 1, 1, 7])
-cols[0].download_button("CSV", series_csv, file_name=f"{stem}.csv", mime="text/csv", on_click="ignore", key="op_csv")
+cols[0].download_button(
+    "CSV",
+    exports.shared(series_csv, f"{stem}.csv", "text/csv"),
+    file_name=f"{stem}.csv",
+    mime="text/csv",
+    on_click="ignore",
+    key="op_csv",
+)
 cols[1].download_button(
     "Parameters",
-    lambda: exports.params_json(export_params),
+    exports.shared(lambda: exports.params_json(export_params), exports.sidecar_name(f"{stem}.csv"), exports.JSON_MIME),
     file_name=exports.sidecar_name(f"{stem}.csv"),
     mime=exports.JSON_MIME,
     on_click="ignore",
     key="op_params",
 )
-cols[2].download_button("XLSX", series_xlsx, file_name=f"{stem}.xlsx", mime=XLSX_MIME, on_click="ignore", key="op_xlsx")
+cols[2].download_button(
+    "XLSX",
+    exports.shared(series_xlsx, f"{stem}.xlsx", XLSX_MIME),
+    file_name=f"{stem}.xlsx",
+    mime=XLSX_MIME,
+    on_click="ignore",
+    key="op_xlsx",
+)
 cols[3].caption(exports.SIDECAR_NOTE + " The options-series command writes the same two files.")

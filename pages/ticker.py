@@ -292,7 +292,7 @@ cols = st.columns([1, 1, 1, 4])
 # Files are built only when clicked (a callable), so an ordinary rerun pays nothing for them.
 cols[0].download_button(
     "CSV",
-    export_file("csv"),
+    exports.shared(export_file("csv"), f"{stem}.csv", "text/csv"),
     file_name=f"{stem}.csv",
     mime="text/csv",
     icon=":material/download:",
@@ -300,7 +300,7 @@ cols[0].download_button(
 )
 cols[1].download_button(
     "XLSX",
-    export_file("xlsx"),
+    exports.shared(export_file("xlsx"), f"{stem}.xlsx", exports.XLSX_MIME),
     file_name=f"{stem}.xlsx",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     icon=":material/download:",
@@ -308,7 +308,7 @@ cols[1].download_button(
 )
 cols[2].download_button(  # the CSV holds data only: its parameters are this sidecar (see the README, Exports)
     "Parameters",
-    lambda: exports.params_json(params),
+    exports.shared(lambda: exports.params_json(params), exports.sidecar_name(f"{stem}.csv"), exports.JSON_MIME),
     file_name=exports.sidecar_name(f"{stem}.csv"),
     mime=exports.JSON_MIME,
     icon=":material/download:",

@@ -107,3 +107,24 @@ def test_no_page_file_shadows_a_package():
     """A page runs with pages/ first on sys.path: pages/alerts.py would be what `import alerts` finds."""
     packages = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()}
     assert not {p.stem for p in PAGES} & packages
+
+
+def test_every_download_button_is_served_by_any_instance():
+    """With several web instances a download's GET may reach another one: every button's file goes through
+    exports.shared (README, Deploy), so a new button cannot forget it."""
+    missing = []
+    for path in [*PAGES, *sorted((ROOT / "dashboard" / "ui").glob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "download_button":
+                data = (
+                    node.args[1]
+                    if len(node.args) > 1
+                    else next((k.value for k in node.keywords if k.arg == "data"), None)
+                )
+                name = data.func if isinstance(data, ast.Call) else None
+                if not (
+                    isinstance(name, ast.Attribute | ast.Name)
+                    and getattr(name, "attr", getattr(name, "id", "")) == "shared"
+                ):
+                    missing.append(f"{path.name}:{node.lineno}")
+    assert missing == []

@@ -102,7 +102,8 @@ def test_a_run_writes_the_results_and_the_table(tmp_path: Path) -> None:
     assert written["scripts"]["slow"]["seconds"] < 40
     table = (results / "latest.md").read_text()
     assert "| `good` | pass | ✅ fast \\| enough |" in table
-    assert "| `missed` | fail | ❌ p95 < 1 s |" in table
+    assert "| `missed` | fail | ❌ p95 < 1 s | — |" in table
+    assert "| ✅ fast \\| enough | seconds: 0.5 |" in table
     assert f"{written['machine']['cores']} cores" in table
 
     # --only reruns one script and keeps the others' entries, which say when they ran

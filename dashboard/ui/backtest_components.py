@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics.backtest import BacktestResult
-from dashboard.ui import backtest_figures, formatting, url_state
+from dashboard.ui import backtest_figures, exports, formatting, url_state
 from dashboard.ui import backtest_loaders as bt
 from dashboard.ui.text import plain
 
@@ -205,7 +205,7 @@ def export_buttons(files: Sequence[tuple[str, str, str, Callable[[], bytes]]]) -
     for column, (title, name, mime, build) in zip(cols, files, strict=False):
         column.download_button(
             title,
-            build,
+            exports.shared(build, name, mime),  # any web instance serves it (README, Deploy)
             file_name=name,
             mime=mime,
             icon=":material/download:",

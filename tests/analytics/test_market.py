@@ -243,3 +243,16 @@ def test_market_cap_prefers_the_latest_period_among_same_day_filings():
     )
     cap = market.market_cap(shares, 2.0, date(2026, 6, 1))
     assert cap is not None and (cap.shares, cap.value, cap.filed) == (90.0, 180.0, date(2026, 5, 1))
+
+
+def test_downsampling_a_strided_column_works():
+    """A column of a wider array is a strided view (the Peers page's frames): tsdownsample needs contiguous input."""
+    from analytics.market import downsample_line
+
+    wide = np.random.default_rng(0).normal(size=(3000, 2)).cumsum(axis=0)
+    series = pd.Series(wide[:, 1], index=pd.bdate_range("2015-01-01", periods=3000), copy=False)
+    assert not series.to_numpy().flags["C_CONTIGUOUS"]
+    out = downsample_line(series, 500)
+    assert len(out) == 500 and out.index.is_monotonic_increasing
+    contiguous = downsample_line(series.copy(), 500)  # the same points as from a contiguous copy
+    pd.testing.assert_series_equal(out, contiguous)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pandas as pd
@@ -74,7 +75,7 @@ def download(page: Page, label: str, nth: int = 0) -> Path:
     return target
 
 
-def open_export(path: Path) -> object:
+def open_export(path: Path) -> Any:
     """Parse a downloaded export as its suffix says; fails on an empty or unreadable file."""
     if path.suffix == ".csv":
         frame = pd.read_csv(path)
