@@ -83,6 +83,7 @@ class Data:
         self.conn, self.now = conn, now
         self.series: dict[tuple[str, str], pd.Series] = {}
         self._by_rule: dict[int, list[rules.Hit]] = {}
+        self._last: dict[tuple[str, str], datetime] = {}
         price = [r for r in rows if r.kind == "price" and r.id in conditions]
         macro = [r for r in rows if r.kind == "macro" and r.id in conditions]
         data = [r for r in rows if r.kind == "data" and r.id in conditions]
@@ -142,19 +143,29 @@ class Data:
             else rules.hits(condition, series, index_label(row.watermark, series))
         )
         pairs = [(h, observation_time(h.at)) for h in found]
-        return pairs, max(observation_time(series.index[-1]), row.watermark or NEVER)
+        return pairs, max(self._newest(row.kind, row.target), row.watermark or NEVER)
+
+    def _newest(self, kind: str, target: str) -> datetime:
+        """The time of a series' latest observation (asked once per rule: kept per series)."""
+        key = (kind, target)
+        if key not in self._last:
+            self._last[key] = observation_time(self.series[key].index[-1])
+        return self._last[key]
 
     def share_work(self, rows: list[Any], conditions: dict[int, rules.Condition]) -> None:
         """Evaluate rules that differ only in their level together (rules.hits_many): one series pass for all of
         them. A group that fails is left to the rules one by one, so one bad rule never stops the others."""
         groups: dict[tuple, list[int]] = defaultdict(list)
+        labels: dict[tuple, Any] = {}  # (series, watermark) -> the watermark on the series' axis
         for row in rows:
             condition = conditions.get(row.id)
             series = self.series.get((row.kind, row.target))
             if condition is None or row.kind == "data" or series is None or series.empty:
                 continue
-            after = index_label(row.watermark, series)
-            groups[row.kind, row.target, condition.op, condition.window, condition.units, after].append(row.id)
+            mark = (row.kind, row.target, row.watermark)
+            if mark not in labels:
+                labels[mark] = index_label(row.watermark, series)
+            groups[row.kind, row.target, condition.op, condition.window, condition.units, labels[mark]].append(row.id)
         for (kind, target, *_, after), ids in groups.items():
             try:
                 found = rules.hits_many([conditions[i] for i in ids], self.series[kind, target], after)

@@ -74,6 +74,7 @@ KEEP_FINISHED_HOURS = 24 * 14  # finished queue rows kept for the operations pag
 app = App(connector=PsycopgConnector())
 _sync_open = threading.Lock()
 _sync_stack: contextlib.ExitStack | None = None
+_sync_conninfo: str | None = None  # the database the sync connector is open on
 _serving = threading.Event()  # set while this process is a worker (its app open on the async connector)
 
 
@@ -83,18 +84,24 @@ def conninfo() -> str:
 
 
 def open_sync() -> None:
-    """Open the queue for deferring from this (synchronous) process once: the web app, the CLI.
+    """Open the queue for deferring from this (synchronous) process once (again if the app's database changed).
 
     In a worker (`serve`) the app is already open on its async connector, which sync tasks also defer through.
     """
-    global _sync_stack
+    global _sync_stack, _sync_conninfo
     with _sync_open:
-        if _sync_stack is None and not _serving.is_set():
+        if _serving.is_set():
+            return
+        target = conninfo()
+        if _sync_stack is not None and _sync_conninfo != target:  # the app's database changed (tests, a CLI)
+            _sync_stack.close()
+            _sync_stack = None
+        if _sync_stack is None:
             stack = contextlib.ExitStack()
-            stack.enter_context(app.replace_connector(PsycopgConnector(conninfo=conninfo(), min_size=0, max_size=2)))
+            stack.enter_context(app.replace_connector(PsycopgConnector(conninfo=target, min_size=0, max_size=2)))
             app.open()
             stack.callback(app.close)
-            _sync_stack = stack
+            _sync_stack, _sync_conninfo = stack, target
 
 
 def close_sync() -> None:
