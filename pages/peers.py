@@ -1,13 +1,11 @@
 """Peers: each stock rebased to 100 against the average of the other stocks, with the best and worst performers."""
 
-from datetime import date
-
 import streamlit as st
 
 from analytics import market, peers
 from dashboard.access import gate
 from dashboard.ui import currency, exports, figures, formatting, loaders, url_state
-from dashboard.ui.components import custom_dates, data_header, load_or_stop, share_link
+from dashboard.ui.components import checked_tickers, chosen_range, data_header, load_or_stop, share_link
 from dashboard.ui.text import plain
 from store import clock
 
@@ -32,28 +30,14 @@ preset = top[1].segmented_control(
 )
 preset = preset or "1Y"  # an empty parameter in a link clears a bound widget even when a choice is required
 
-wanted = market.split_symbols(text)
-if len(wanted) > peers.MAX_PEERS:
-    st.warning(f"At most {peers.MAX_PEERS} stocks; using the first {peers.MAX_PEERS}.")
-    wanted = wanted[: peers.MAX_PEERS]
-tickers, unknown = market.check_symbols(wanted, spans.index)
-if unknown:
-    (st.warning if tickers else st.error)(plain(market.unknown_message(unknown)))
-if not tickers:
-    if not wanted:
-        st.info("Enter two or more stocks to compare.")
-    st.stop()
-
-first = min(spans.loc[s, "first"] for s in tickers)
-last = max(spans.loc[s, "last"] for s in tickers)
-if preset == market.CUSTOM:
-    picked = custom_dates("Custom range", K["dates"], first, last, date(last.year - 1, last.month, 1))
-    if picked is None:
-        st.info("Pick an end date to complete the custom range.")
-        st.stop()
-    start, end = market.resolve_range(market.CUSTOM, last, start=picked[0], end=picked[1])
-else:
-    start, end = market.resolve_range(preset, last, first)
+tickers = checked_tickers(
+    text,
+    spans.index,
+    peers.MAX_PEERS,
+    f"At most {peers.MAX_PEERS} stocks; using the first {peers.MAX_PEERS}.",
+    "Enter two or more stocks to compare.",
+)
+start, end = chosen_range(preset, tickers, spans, K["dates"])
 
 view = url_state.PeersView(tuple(tickers), preset, start, end, currency.selected_currency())
 

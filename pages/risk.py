@@ -1,14 +1,12 @@
 """Risk: metrics vs a benchmark, rolling volatility/beta/Sharpe, drawdowns, correlations, return distribution."""
 
-from datetime import date
-
 import pandas as pd
 import streamlit as st
 
 from analytics import market, portfolio, risk
 from dashboard.access import gate
 from dashboard.ui import currency, exports, figures, formatting, loaders, url_state
-from dashboard.ui.components import adopt_legacy_link, custom_dates, data_header, load_or_stop, share_link
+from dashboard.ui.components import adopt_legacy_link, chosen_range, data_header, load_or_stop, share_link
 from dashboard.ui.text import plain
 from store import clock
 
@@ -68,17 +66,7 @@ if not tickers or not bench_ok:
 benchmark = bench_ok[0]
 symbols = list(dict.fromkeys([*tickers, benchmark]))
 
-first = min(spans.loc[s, "first"] for s in symbols)
-last = max(spans.loc[s, "last"] for s in symbols)
-if preset == market.CUSTOM:
-    # Only dates the chosen symbols have data for can be picked (their stored span).
-    picked = custom_dates("Custom range", K["dates"], first, last, date(last.year - 1, last.month, 1))
-    if picked is None:
-        st.info("Pick an end date to complete the custom range.")
-        st.stop()
-    start, end = market.resolve_range(market.CUSTOM, last, start=picked[0], end=picked[1])
-else:
-    start, end = market.resolve_range(preset, last, first)
+start, end = chosen_range(preset, symbols, spans, K["dates"])  # custom dates only within the stored span
 
 wide = load_or_stop("prices", lambda: loaders.adjusted_closes(version, symbols, start, end))
 usable = [s for s in symbols if s in wide and wide[s].notna().sum() >= 3]

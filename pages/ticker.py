@@ -1,14 +1,19 @@
 """Ticker: price chart with volume, overlays and indicator panels, compare up to 8 tickers, exports; state in URL."""
 
-from datetime import date
-
 import pandas as pd
 import streamlit as st
 
 from analytics import market
 from dashboard.access import gate
 from dashboard.ui import currency, exports, figures, formatting, loaders, url_state
-from dashboard.ui.components import adopt_legacy_link, custom_dates, data_header, load_or_stop, share_link
+from dashboard.ui.components import (
+    adopt_legacy_link,
+    checked_tickers,
+    chosen_range,
+    data_header,
+    load_or_stop,
+    share_link,
+)
 from dashboard.ui.formatting import format_price, price_columns
 from dashboard.ui.text import plain
 
@@ -172,29 +177,14 @@ log_scale = toggles[1].toggle(
 preset, chart, chosen, adjusted = preset or "1Y", chart or "Candlestick", chosen or [], adjusted is not False
 log_scale = log_scale is True
 
-wanted = market.split_symbols(text)
-if len(wanted) > market.MAX_COMPARE:
-    st.warning(f"At most {market.MAX_COMPARE} tickers can be compared; showing the first {market.MAX_COMPARE}.")
-    wanted = wanted[: market.MAX_COMPARE]
-tickers, unknown = market.check_symbols(wanted, spans.index)
-if unknown:
-    (st.warning if tickers else st.error)(plain(market.unknown_message(unknown)))
-if not tickers:
-    if not wanted:
-        st.info("Enter at least one ticker, e.g. AAPL or SPY,QQQ.")
-    st.stop()
-
-first = min(spans.loc[t, "first"] for t in tickers)
-last = max(spans.loc[t, "last"] for t in tickers)
-if preset == market.CUSTOM:
-    # Only dates the chosen tickers have data for can be picked (their stored span).
-    picked = custom_dates("Custom range", K["dates"], first, last, date(last.year - 1, last.month, 1))
-    if picked is None:
-        st.info("Pick an end date to complete the custom range.")
-        st.stop()
-    start, end = market.resolve_range(market.CUSTOM, last, start=picked[0], end=picked[1])
-else:
-    start, end = market.resolve_range(preset, last, first)
+tickers = checked_tickers(
+    text,
+    spans.index,
+    market.MAX_COMPARE,
+    f"At most {market.MAX_COMPARE} tickers can be compared; showing the first {market.MAX_COMPARE}.",
+    "Enter at least one ticker, e.g. AAPL or SPY,QQQ.",
+)
+start, end = chosen_range(preset, tickers, spans, K["dates"])  # custom dates only within the stored span
 ccy = currency.selected_currency()
 view = url_state.View(tuple(tickers), preset, start, end, chart, tuple(chosen), adjusted, ccy, log_scale)
 

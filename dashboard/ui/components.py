@@ -195,3 +195,38 @@ def custom_dates(label: str, key: str, first: date, last: date, default_start: d
     if not isinstance(picked, tuple) or len(picked) != 2:
         return None
     return (picked[1], picked[0]) if _reversed(picked) else (picked[0], picked[1])
+
+
+def checked_tickers(text: str, stored: Sequence[str], limit: int, too_many: str, empty_hint: str) -> list[str]:
+    """The stored tickers typed in `text` (at most `limit`, with `too_many` said when cut); unknown ones are named.
+    Stops the page, saying `empty_hint` when nothing was typed, when none is usable."""
+    from analytics import market
+
+    wanted = market.split_symbols(text)
+    if len(wanted) > limit:
+        st.warning(too_many)
+        wanted = wanted[:limit]
+    tickers, unknown = market.check_symbols(wanted, stored)
+    if unknown:
+        (st.warning if tickers else st.error)(plain(market.unknown_message(unknown)))
+    if not tickers:
+        if not wanted:
+            st.info(empty_hint)
+        st.stop()
+    return tickers
+
+
+def chosen_range(preset: str, symbols: Sequence[str], spans, dates_key: str) -> tuple[date, date]:
+    """The start and end of a range preset (or the custom dates under `dates_key`, offered only within the
+    symbols' stored span) for `symbols`; stops the page until a custom range has both ends."""
+    from analytics import market
+
+    first = min(spans.loc[s, "first"] for s in symbols)
+    last = max(spans.loc[s, "last"] for s in symbols)
+    if preset != market.CUSTOM:
+        return market.resolve_range(preset, last, first)
+    picked = custom_dates("Custom range", dates_key, first, last, date(last.year - 1, last.month, 1))
+    if picked is None:
+        st.info("Pick an end date to complete the custom range.")
+        st.stop()
+    return market.resolve_range(market.CUSTOM, last, start=picked[0], end=picked[1])
