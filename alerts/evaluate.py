@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from alerts import rules
 from alerts.outbox import new_webhook_id
-from alerts.series import SPREADS, close_times, index_label, observation_time, price_series, spread_series
+from alerts.series import SPREADS, close_times, index_label, observation_time, spread_series, with_quotes
 from store import clock, tables
 from store.clock import NEW_YORK
 from store.errors import first_line
@@ -90,11 +90,18 @@ class Data:
         if price:
             start = self._start(price, conditions)
             closes = reads.closes_since(conn, {r.target for r in price}, start or date(1900, 1, 1))
-            last = closes.groupby("symbol")["date"].max()
-            since = close_times(last).min().to_pydatetime() if len(last) else now - timedelta(days=4)
+            # By symbol then date: each symbol is one run of rows, put on the close-time axis all at once.
+            symbols, stamps = closes["symbol"].to_numpy(), close_times(closes["date"])
+            firsts = np.flatnonzero(np.r_[True, symbols[1:] != symbols[:-1]]) if len(symbols) else np.empty(0, int)
+            ends = np.r_[firsts[1:], len(symbols)].astype(int)
+            since = stamps[ends - 1].min().to_pydatetime() if len(ends) else now - timedelta(days=4)
             quotes = reads.quotes_since(conn, {r.target for r in price}, since)  # those after the last bars
-            for symbol, frame in closes.groupby("symbol", sort=False):
-                self.series["price", str(symbol)] = price_series(frame, quotes[quotes["symbol"] == symbol])
+            by_symbol = dict(tuple(quotes.groupby("symbol", sort=False))) if len(quotes) else {}
+            values = closes["close"].to_numpy(dtype="float64")
+            for first, end in zip(firsts, ends, strict=True):
+                symbol = str(symbols[first])
+                series = pd.Series(values[first:end], index=stamps[first:end], dtype="float64")
+                self.series["price", symbol] = with_quotes(series, by_symbol.get(symbol))
         if macro:
             ids = sorted({s for r in macro for s in SPREADS.get(r.target, (r.target,))})
             frame = wide_observations(conn, ids, self._start(macro, conditions))
@@ -103,6 +110,7 @@ class Data:
                     self.series["macro", r.target] = spread_series(frame, *SPREADS[r.target])
                 elif r.target in frame:
                     self.series["macro", r.target] = frame[r.target].astype("float64")
+        self.filled = {key for key, series in self.series.items() if len(series)}  # the series with observations
         self.bars: dict[str, date] = {}
         self.observations: dict[str, date] = {}
         self.last_quote: datetime | None = None
@@ -123,20 +131,21 @@ class Data:
     @staticmethod
     def _start(rows: list[Any], conditions: dict[int, rules.Condition]) -> date | None:
         """The earliest date any of these rules needs (its context before its watermark); None: all history."""
-        starts = []
+        needs: dict[tuple, tuple[rules.Condition, datetime]] = {}  # what context_start reads, once per shape and mark
         for r in rows:
             if r.watermark is None:
                 return None
-            starts.append(rules.context_start(conditions[r.id], r.watermark.astimezone(NEW_YORK).date()))
-        return min(starts)
+            c = conditions[r.id]
+            needs.setdefault((c.kind, c.op, c.window, c.units, r.watermark), (c, r.watermark))
+        return min(rules.context_start(c, mark.astimezone(NEW_YORK).date()) for c, mark in needs.values())
 
     def hits(self, row: Any, condition: rules.Condition) -> tuple[list[tuple[rules.Hit, datetime]], datetime | None]:
         """The rule's hits after its watermark (with each one's observation time) and its new watermark."""
         if row.kind == "data":
             return self._data_hits(row, condition)
-        series = self.series.get((row.kind, row.target))
-        if series is None or series.empty:
+        if (row.kind, row.target) not in self.filled:
             return [], row.watermark
+        series = self.series[row.kind, row.target]
         found = (
             self._by_rule[row.id]
             if row.id in self._by_rule
@@ -157,18 +166,21 @@ class Data:
         them. A group that fails is left to the rules one by one, so one bad rule never stops the others."""
         groups: dict[tuple, list[int]] = defaultdict(list)
         labels: dict[tuple, Any] = {}  # (series, watermark) -> the watermark on the series' axis
+        works: dict[tuple[str, str], rules.SeriesWork] = {}  # a series' sessions, SMAs, ...: once for its rules
         for row in rows:
             condition = conditions.get(row.id)
-            series = self.series.get((row.kind, row.target))
-            if condition is None or row.kind == "data" or series is None or series.empty:
+            if condition is None or (row.kind, row.target) not in self.filled:
                 continue
+            series = self.series[row.kind, row.target]
             mark = (row.kind, row.target, row.watermark)
             if mark not in labels:
                 labels[mark] = index_label(row.watermark, series)
             groups[row.kind, row.target, condition.op, condition.window, condition.units, labels[mark]].append(row.id)
         for (kind, target, *_, after), ids in groups.items():
+            series = self.series[kind, target]
+            work = works.get((kind, target)) or works.setdefault((kind, target), rules.SeriesWork(series))
             try:
-                found = rules.hits_many([conditions[i] for i in ids], self.series[kind, target], after)
+                found = rules.hits_many([conditions[i] for i in ids], series, after, work)
             except Exception:  # noqa: BLE001, S112 - evaluated one by one instead, where the bad rule is named
                 continue
             self._by_rule.update(zip(ids, found, strict=True))
@@ -308,6 +320,16 @@ _BOOKKEEPING = sa.text(
     where r.id = v.id
     """
 )
+_EVENT_IDS = sa.text("select nextval(pg_get_serial_sequence('alert_events', 'id')) from generate_series(1, :n)")
+# The rules that did not fire only move their watermark: the common case, sent as ids and a slot in the few
+# distinct watermarks (a series' newest observation is every one of its rules' watermark), cheap to send.
+_WATERMARKS = sa.text(
+    """
+    update alert_rules r set watermark = (cast(:marks as timestamptz[]))[v.slot], evaluated_at = :now
+    from unnest(cast(:ids as bigint[]), cast(:slots as int[])) as v(id, slot)
+    where r.id = v.id
+    """
+)
 
 
 def evaluate(
@@ -334,13 +356,14 @@ def evaluate(
         data = Data(conn, rows, conditions, now)
         data.share_work(rows, conditions)
         firings: list[tuple[Any, rules.Hit, datetime]] = []
-        book: list[tuple[int, datetime | None, dict]] = []
+        book: list[tuple[int, datetime | None, dict]] = []  # rules that fired: their new bookkeeping
+        moved: list[tuple[int, datetime | None]] = []  # the others (most): only their watermark moves
         for row in rows:
             if row.id not in conditions:
                 continue
             try:
                 found, watermark = data.hits(row, conditions[row.id])
-                fires, keeping = apply_mode(row, found, now)
+                fires, keeping = apply_mode(row, found, now) if found else ([], None)
             except Exception as exc:  # noqa: BLE001 - one bad rule never stops the others
                 log.exception(
                     "alert rule %s (%s %s: %s) could not be evaluated", row.id, row.kind, row.target, row.condition
@@ -348,9 +371,12 @@ def evaluate(
                 outcome.errors[row.id] = first_line(exc)
                 continue
             outcome.evaluated += 1
-            firings.extend((row, hit, at) for hit, at in fires)
-            book.append((row.id, watermark, keeping))
-        _write(conn, firings, book, now, base_url, outcome)
+            if keeping and keeping["fired"]:
+                firings.extend((row, hit, at) for hit, at in fires)
+                book.append((row.id, watermark, keeping))
+            else:
+                moved.append((row.id, watermark))
+        _write(conn, firings, book, moved, now, base_url, outcome)
     for rule_id, reason in outcome.errors.items():
         log.warning("alert rule %s skipped: %s", rule_id, reason)
     return outcome
@@ -360,14 +386,18 @@ def _write(
     conn: sa.Connection,
     firings: list[tuple[Any, rules.Hit, datetime]],
     book: list[tuple[int, datetime | None, dict]],
+    moved: list[tuple[int, datetime | None]],
     now: datetime,
     base_url: str,
     outcome: Outcome,
 ) -> None:
     e, d = tables.alert_events, tables.alert_deliveries
     if firings:
+        # The events' ids are drawn first, so each payload carries its event_id from the start (no second write).
+        numbers = conn.execute(_EVENT_IDS, {"n": len(firings)}).scalars().all()
         values = [
             {
+                "id": number,
                 "rule_id": row.id,
                 "user_id": row.user_id,
                 "kind": row.kind,
@@ -377,10 +407,10 @@ def _write(
                 "value": _number(hit.value),
                 "threshold": _number(hit.threshold),
                 "detail": hit.detail,
-                "payload": payload(row, hit, at, now, base_url),
+                "payload": {**payload(row, hit, at, now, base_url), "event_id": number},
                 "fired_at": now,
             }
-            for row, hit, at in firings
+            for number, (row, hit, at) in zip(numbers, firings, strict=True)
         ]
         inserted = conn.execute(  # executemany with RETURNING: batched, and its statement compiled once per process
             pg_insert(e)
@@ -390,11 +420,6 @@ def _write(
         ).all()
         ids = [r.id for r in inserted]
         if ids:
-            conn.execute(
-                e.update()
-                .where(e.c.id.in_(ids))
-                .values(payload=e.c.payload.op("||")(sa.func.jsonb_build_object("event_id", e.c.id)))
-            )
             channels = _channels(conn, sorted({r.rule_id for r in inserted}))
             rows = [
                 {"event_id": ev.id, "channel_id": ch, "webhook_id": new_webhook_id(), "next_attempt_at": now}
@@ -417,3 +442,7 @@ def _write(
                 "enabled": [keep["enabled"] for _, _, keep in book],
             },
         )
+    if moved:
+        slots: dict[datetime | None, int] = {}
+        numbered = [slots.setdefault(mark, len(slots) + 1) for _, mark in moved]
+        conn.execute(_WATERMARKS, {"now": now, "marks": list(slots), "ids": [i for i, _ in moved], "slots": numbered})

@@ -20,6 +20,7 @@ __all__ = [
     "Condition",
     "Hit",
     "RuleError",
+    "SeriesWork",
     "context_start",
     "examples",
     "hits",
@@ -272,9 +273,16 @@ class _Sessions:
         last = np.full(count, -1, dtype=np.int64)
         last[self.session] = np.arange(len(self.session))  # later positions overwrite earlier ones
         self.closes = self.values[last] if count else np.empty(0)
+        self._memo: dict[tuple, np.ndarray] = {}  # (what, n[, high]) -> the array: shared by the rules alike
 
     def earlier_close(self, n: int) -> np.ndarray:
         """Per observation, the close `n` sessions before its session (NaN when there is no such session)."""
+        key = ("earlier", n)
+        if key not in self._memo:
+            self._memo[key] = self._earlier_close(n)
+        return self._memo[key]
+
+    def _earlier_close(self, n: int) -> np.ndarray:
         target = self.session - n
         out = np.full(len(self.values), np.nan)
         ok = target >= 0
@@ -283,6 +291,12 @@ class _Sessions:
 
     def sma(self, n: int) -> np.ndarray:
         """Per observation, the mean of itself and the closes of the n-1 sessions before its own (NaN if fewer)."""
+        key = ("sma", n)
+        if key not in self._memo:
+            self._memo[key] = self._sma(n)
+        return self._memo[key]
+
+    def _sma(self, n: int) -> np.ndarray:
         out = np.full(len(self.values), np.nan)
         if n > 1 and len(self.closes) >= n - 1:
             window_sums = np.lib.stride_tricks.sliding_window_view(self.closes, n - 1).sum(axis=1)
@@ -296,6 +310,12 @@ class _Sessions:
     def previous_extreme(self, n: int, high: bool) -> np.ndarray:
         """Per observation, the max (min) of the closes of the n sessions before its own and of the earlier
         observations of its own session; NaN when fewer than n earlier sessions exist."""
+        key = ("extreme", n, high)
+        if key not in self._memo:
+            self._memo[key] = self._previous_extreme(n, high)
+        return self._memo[key]
+
+    def _previous_extreme(self, n: int, high: bool) -> np.ndarray:
         out = np.full(len(self.values), np.nan)
         if len(self.closes) > n:
             windows = np.lib.stride_tricks.sliding_window_view(self.closes, n)  # row j: sessions j .. j+n-1
@@ -327,6 +347,40 @@ def _crossings(values: np.ndarray, levels: np.ndarray, op: str) -> np.ndarray:
         return (prev >= prev_level) & (values < levels)
 
 
+class SeriesWork:
+    """One series' work shared by every condition evaluated on it: its valid observations, their sessions (whose
+    SMAs, N-sessions-back closes and 52-week extremes are kept per window), each units transform, and the
+    positions after each watermark. Thousands of rules on one symbol then cost little more than their distinct
+    windows. Pass the same object to `hits` / `hits_many` for every condition on `series`."""
+
+    def __init__(self, series: pd.Series) -> None:
+        self.series = series
+        self._valid: dict[str, tuple[pd.DatetimeIndex, np.ndarray]] = {}
+        self._sessions: _Sessions | None = None
+        self._after: dict[tuple[int, object], np.ndarray] = {}
+
+    def valid(self, units: str = "lin") -> tuple[pd.DatetimeIndex, np.ndarray]:
+        """The valid observations, raw ("lin") or transformed by date on the raw ones (a gap stays a gap)."""
+        if units not in self._valid:
+            raw = self.valid() if units != "lin" else None  # the index checks, on the raw series first
+            self._valid[units] = (
+                _valid(transform_series(self.series, units)) if raw is not None else _valid(self.series)
+            )
+        return self._valid[units]
+
+    def sessions(self) -> _Sessions:
+        if self._sessions is None:
+            self._sessions = _Sessions(*self.valid())
+        return self._sessions
+
+    def after(self, index: pd.DatetimeIndex, after: pd.Timestamp | datetime | date | None) -> np.ndarray:
+        """The positions in `index` (one of this object's) strictly after `after`, ascending."""
+        key = (id(index), after)
+        if key not in self._after:
+            self._after[key] = np.flatnonzero(_after_mask(index, after))
+        return self._after[key]
+
+
 LEVEL_OPS = frozenset({"cross-above", "cross-below", "up", "down", "move"})  # rules that differ only by level
 
 
@@ -341,70 +395,83 @@ class _Prepared:
     label: str = ""  # macro: " (pc1)" for a transformed series
 
 
-def _prepare(cond: Condition, series: pd.Series) -> _Prepared:
+def _prepare(cond: Condition, work: SeriesWork) -> _Prepared:
     if cond.kind == "macro":
         units = cond.units or "lin"
-        index, values = _valid(series)  # also the index checks
-        if units != "lin":  # by date on the raw observations: a missing month stays missing, never a shift
-            index, values = _valid(transform_series(series, units))
+        index, values = work.valid(units)
         return _Prepared(index, values, label="" if units == "lin" else f" ({units})")
-    index, values = _valid(series)
+    index, values = work.valid()
     if cond.op in ("up", "down", "move"):
-        base = _Sessions(index, values).earlier_close(cond.window or 0)
+        base = work.sessions().earlier_close(cond.window or 0)
         with np.errstate(invalid="ignore", divide="ignore"):
             pct = np.where(base > 0, (values / base - 1.0) * 100.0, np.nan)
         return _Prepared(index, values, base, pct)
     return _Prepared(index, values)
 
 
-def _level_hits(cond: Condition, p: _Prepared, positions: np.ndarray) -> list[tuple[int, float, float, str]]:
-    """The hits of a level rule among `positions` (indices into p.values, ascending)."""
-    found: list[tuple[int, float, float, str]] = []
-    level = float(cond.level or 0.0)
-    if cond.op in ("cross-above", "cross-below"):
-        side = cond.op.removeprefix("cross-")
+def _level_hits(
+    conds: list[Condition], p: _Prepared, positions: np.ndarray
+) -> list[list[tuple[int, float, float, str]]]:
+    """The hits of level rules of one shape (same op and window, any level) among `positions` (indices into
+    p.values, ascending), per rule: every level is compared with every position in one array operation, and only
+    the hits are formatted."""
+    first = conds[0]
+    levels = np.array([float(c.level or 0.0) for c in conds])[:, None]
+    if first.op in ("cross-above", "cross-below"):
+        side = first.op.removeprefix("cross-")
         positions = positions[positions > 0]
         prev, cur = p.values[positions - 1], p.values[positions]
         with np.errstate(invalid="ignore"):
-            crossed = (prev <= level) & (cur > level) if side == "above" else (prev >= level) & (cur < level)
-        what = "close " if cond.kind == "price" else ""
-        for i in positions[crossed]:
-            value = p.values[i]
-            found.append((int(i), value, level, f"{what}{_fmt(value)}{p.label} crossed {side} {_fmt(level)}"))
-        return found
+            held = (prev <= levels) & (cur > levels) if side == "above" else (prev >= levels) & (cur < levels)
+    else:
+        assert p.pct is not None and p.base is not None
+        pct = p.pct[positions]
+        with np.errstate(invalid="ignore"):
+            held = {"up": pct >= levels, "down": pct <= -levels, "move": np.abs(pct) >= levels}[first.op]
+        held &= np.isfinite(pct)
+    out: list[list[tuple[int, float, float, str]]] = [[] for _ in conds]
+    for row in np.flatnonzero(held.any(axis=1)) if positions.size else ():
+        out[row] = [_level_hit(first, float(levels[row, 0]), p, int(i)) for i in positions[held[row]]]
+    return out
+
+
+def _level_hit(cond: Condition, level: float, p: _Prepared, i: int) -> tuple[int, float, float, str]:
+    """A level rule's hit at position i: (position, value, threshold, detail)."""
+    if cond.op in ("cross-above", "cross-below"):
+        value, what = float(p.values[i]), "close " if cond.kind == "price" else ""
+        side = cond.op.removeprefix("cross-")
+        return i, value, level, f"{what}{_fmt(value)}{p.label} crossed {side} {_fmt(level)}"
     assert p.pct is not None and p.base is not None
-    pct = p.pct[positions]
-    with np.errstate(invalid="ignore"):
-        held = {"up": pct >= level, "down": pct <= -level, "move": np.abs(pct) >= level}[cond.op]
     window = cond.window or 0
     sessions_text = f"{window} session{'s' if window > 1 else ''}"
-    for i in positions[held & np.isfinite(pct)]:
-        word = "up" if p.pct[i] >= 0 else "down"
-        detail = (
-            f"{word} {_fmt(abs(p.pct[i]))}% over {sessions_text} ({_fmt(p.base[i])} to {_fmt(p.values[i])}), "
-            f"limit {_fmt(level)}%"
-        )
-        found.append((int(i), p.pct[i], level if word == "up" else -level, detail))
-    return found
+    change = float(p.pct[i])
+    word = "up" if change >= 0 else "down"
+    detail = (
+        f"{word} {_fmt(abs(change))}% over {sessions_text} ({_fmt(float(p.base[i]))} to {_fmt(float(p.values[i]))}),"
+        f" limit {_fmt(level)}%"
+    )
+    return i, change, level if word == "up" else -level, detail
 
 
-def _price_hits(cond: Condition, index: pd.DatetimeIndex, values: np.ndarray) -> list[tuple[int, float, float, str]]:
+def _price_hits(cond: Condition, work: SeriesWork, positions: np.ndarray) -> list[tuple[int, float, float, str]]:
+    """The hits of a windowed price rule (SMA crossing, 52-week high or low) among `positions` (ascending)."""
     op, window = cond.op, cond.window or 0
+    _, values = work.valid()
     found: list[tuple[int, float, float, str]] = []
-    sessions = _Sessions(index, values)  # only the windowed rules need sessions
     if op in ("cross-above-sma", "cross-below-sma"):
         side = op.split("-")[1]
-        sma = sessions.sma(window)
-        for i in np.flatnonzero(_crossings(values, sma, side)):
+        sma = work.sessions().sma(window)
+        crossed = _crossings(values, sma, side)
+        for i in positions[crossed[positions]]:
             detail = f"close {_fmt(values[i])} crossed {side} its {window}-session SMA {_fmt(sma[i])}"
             found.append((int(i), values[i], sma[i], detail))
     elif op in ("new-high", "new-low"):
         high = op == "new-high"
-        extreme = sessions.previous_extreme(window, high)
+        extreme = work.sessions().previous_extreme(window, high)
         with np.errstate(invalid="ignore"):
-            held = values > extreme if high else values < extreme
+            held = values[positions] > extreme[positions] if high else values[positions] < extreme[positions]
         word = "high" if high else "low"
-        for i in np.flatnonzero(held):
+        for i in positions[held]:
             detail = f"close {_fmt(values[i])} is a new 52-week {word} (previous {word} {_fmt(extreme[i])})"
             found.append((int(i), values[i], extreme[i], detail))
     else:
@@ -412,13 +479,10 @@ def _price_hits(cond: Condition, index: pd.DatetimeIndex, values: np.ndarray) ->
     return found
 
 
-def _macro_hits(cond: Condition, series: pd.Series) -> tuple[pd.DatetimeIndex, list[tuple[int, float, float, str]]]:
+def _macro_hits(cond: Condition, work: SeriesWork, positions: np.ndarray) -> list[tuple[int, float, float, str]]:
     # The transform runs on the raw observations by date, so a missing month stays missing (never a zero,
     # never a shift); only then are the gaps dropped and each value compared with the previous valid one.
-    units = cond.units or "lin"
-    index, values = _valid(series)  # also the index checks
-    if units != "lin":
-        index, values = _valid(transform_series(series, units))
+    _, values = work.valid(cond.units or "lin")
     found: list[tuple[int, float, float, str]] = []
     if cond.op in ("inverts", "uninverts"):
         # An inversion is a spread below zero (a zero spread is not inverted, as in spread_inversions), so
@@ -426,15 +490,17 @@ def _macro_hits(cond: Condition, series: pd.Series) -> tuple[pd.DatetimeIndex, l
         inverted = values < 0
         prev = _previous(inverted.astype(float))
         fired = (prev == 0) & inverted if cond.op == "inverts" else (prev == 1) & ~inverted
-        for i in np.flatnonzero(fired):
+        for i in positions[fired[positions]]:
             text = "inverted (below 0)" if cond.op == "inverts" else "un-inverted (back at or above 0)"
             found.append((int(i), values[i], 0.0, f"spread {_fmt(values[i])} {text}"))
     else:
         raise ValueError(f"unknown macro operation {cond.op!r}")
-    return index, found
+    return found
 
 
-def hits(cond: Condition, series: pd.Series, after: pd.Timestamp | None = None) -> list[Hit]:
+def hits(
+    cond: Condition, series: pd.Series, after: pd.Timestamp | None = None, work: SeriesWork | None = None
+) -> list[Hit]:
     """Every observation labelled strictly after `after` (all when None) on which `cond` holds, oldest first.
 
     `series`: float values on an ascending unique DatetimeIndex (daily dates, or tz-aware timestamps when
@@ -443,22 +509,20 @@ def hits(cond: Condition, series: pd.Series, after: pd.Timestamp | None = None) 
     window, N sessions back); an observation without enough history gives no hit. Macro conditions get
     the raw stored observations and apply their units transform here (read from `context_start`).
     Price and macro conditions only: data conditions are evaluated with `stale_hit` or on job events.
+    `work`: a SeriesWork of `series` shared with other conditions on it (a new one when None).
     """
     if isinstance(series, pd.Series) and series.empty:
         return []  # nothing stored yet, whatever its index
-    if cond.kind in ("price", "macro") and cond.op in LEVEL_OPS:
-        prepared = _prepare(cond, series)
-        keep = _after_mask(prepared.index, after)
-        return _as_hits(prepared.index, _level_hits(cond, prepared, np.flatnonzero(keep)))
-    if cond.kind == "price":
-        index, values = _valid(series)
-        found = _price_hits(cond, index, values)
-    elif cond.kind == "macro":
-        index, found = _macro_hits(cond, series)
-    else:
+    if cond.kind not in ("price", "macro"):
         raise ValueError(f"{cond.kind} conditions are not evaluated on a series")
-    keep = _after_mask(index, after)
-    return _as_hits(index, [f for f in found if keep[f[0]]])
+    work = work if work is not None else SeriesWork(series)
+    if cond.op in LEVEL_OPS:
+        prepared = _prepare(cond, work)
+        return _as_hits(prepared.index, _level_hits([cond], prepared, work.after(prepared.index, after))[0])
+    index, _ = work.valid(cond.units or "lin" if cond.kind == "macro" else "lin")
+    positions = work.after(index, after)
+    found = _price_hits(cond, work, positions) if cond.kind == "price" else _macro_hits(cond, work, positions)
+    return _as_hits(index, found)
 
 
 def _as_hits(index: pd.DatetimeIndex, found: list[tuple[int, float, float, str]]) -> list[Hit]:
@@ -468,7 +532,9 @@ def _as_hits(index: pd.DatetimeIndex, found: list[tuple[int, float, float, str]]
     ]
 
 
-def hits_many(conds: list[Condition], series: pd.Series, after: pd.Timestamp | None = None) -> list[list[Hit]]:
+def hits_many(
+    conds: list[Condition], series: pd.Series, after: pd.Timestamp | None = None, work: SeriesWork | None = None
+) -> list[list[Hit]]:
     """`[hits(c, series, after) for c in conds]` for conditions that differ only in their level (same kind, op,
     window and units): the series' work (validation, transform, moves) is done once and each level is checked on
     the observations after `after` only, so thousands of rules on one symbol cost little more than one."""
@@ -478,12 +544,13 @@ def hits_many(conds: list[Condition], series: pd.Series, after: pd.Timestamp | N
     if len(shape) > 1:
         raise ValueError("hits_many takes conditions that differ only in their level")
     first = conds[0]
+    work = work if work is not None else SeriesWork(series)
     if (isinstance(series, pd.Series) and series.empty) or first.op not in LEVEL_OPS:
         once: dict[Condition, list[Hit]] = {}  # identical conditions (an SMA, a 52-week high): evaluated once
-        return [once[c] if c in once else once.setdefault(c, hits(c, series, after)) for c in conds]
-    prepared = _prepare(first, series)
-    tail = np.flatnonzero(_after_mask(prepared.index, after))
-    return [_as_hits(prepared.index, _level_hits(c, prepared, tail)) for c in conds]
+        return [once[c] if c in once else once.setdefault(c, hits(c, series, after, work)) for c in conds]
+    prepared = _prepare(first, work)
+    tail = work.after(prepared.index, after)
+    return [_as_hits(prepared.index, found) for found in _level_hits(conds, prepared, tail)]
 
 
 def _sessions_back(n: int) -> timedelta:

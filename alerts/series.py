@@ -28,13 +28,20 @@ def close_times(dates: pd.Series | pd.Index) -> pd.DatetimeIndex:
 
 
 def price_series(closes: pd.DataFrame, quotes: pd.DataFrame | None = None) -> pd.Series:
-    """One symbol's closes (date, close) on the close-time axis, then its quotes (ts, price) after the last close."""
+    """One symbol's closes (date, close; dates ascending and unique, as stored) on the close-time axis, then its
+    quotes (ts, price) after the last close."""
     series = pd.Series(closes["close"].to_numpy(dtype="float64"), index=close_times(closes["date"]), dtype="float64")
-    if quotes is not None and len(quotes):
-        ts = pd.DatetimeIndex(pd.to_datetime(quotes["ts"], utc=True))
-        later = ts > series.index[-1] if len(series) else slice(None)
-        extra = pd.Series(quotes["price"].to_numpy(dtype="float64")[later], index=ts[later], dtype="float64")
-        series = pd.concat([series, extra])
+    return with_quotes(series, quotes)
+
+
+def with_quotes(series: pd.Series, quotes: pd.DataFrame | None) -> pd.Series:
+    """A symbol's closes on the close-time axis followed by its quotes (ts, price) stamped after the last close."""
+    if quotes is None or not len(quotes):
+        return series
+    ts = pd.DatetimeIndex(pd.to_datetime(quotes["ts"], utc=True))
+    later = ts > series.index[-1] if len(series) else slice(None)
+    extra = pd.Series(quotes["price"].to_numpy(dtype="float64")[later], index=ts[later], dtype="float64")
+    series = pd.concat([series, extra])
     return series[~series.index.duplicated(keep="last")].sort_index()
 
 

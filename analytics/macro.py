@@ -647,10 +647,11 @@ def change_unit(series_id: str, units: str | None) -> str:
 
 def series_info(catalog: pd.DataFrame, series_id: str) -> dict:
     """The catalog row of `series_id` as a dict; UnknownSeries with a clear message when it is not there."""
-    rows = catalog[catalog["series_id"] == series_id]
-    if rows.empty:
+    # By position: a page looks up a dozen series per run, and a boolean mask copies the frame each time.
+    at = np.flatnonzero(catalog["series_id"].to_numpy() == series_id)
+    if not len(at):
         raise UnknownSeries(f"Unknown series id {series_id!r}: it is not in the macro universe.")
-    return rows.iloc[0].to_dict()
+    return catalog.iloc[at[0]].to_dict()
 
 
 def stored_span(catalog: pd.DataFrame, series_ids: list[str] | None = None) -> tuple[date, date] | None:

@@ -121,15 +121,22 @@ def display_prices(bars: pd.DataFrame, adjusted: bool) -> pd.DataFrame:
     A bar that carries only its adjusted close (open/high/low/close missing) keeps open/high/low NaN and,
     adjusted, close = adj_close (see `has_ohlc`).
     """
-    frame = bars.assign(date=pd.to_datetime(bars["date"])).set_index("date").sort_index()
+    dates = pd.DatetimeIndex(pd.to_datetime(bars["date"].to_numpy()), name="date")
+    order = np.argsort(dates.asi8, kind="stable")  # by date (a symbol has one bar a day)
+    column = {name: bars[name].to_numpy(dtype="float64", na_value=np.nan)[order] for name in _OHLC_COLUMNS}
     if adjusted:
-        factor = frame["adj_close"] / frame["close"]
-        out = frame[["open", "high", "low"]].mul(factor, axis=0).assign(close=frame["adj_close"])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            factor = column["adj_close"] / column["close"]
+        values = {name: column[name] * factor for name in ("open", "high", "low")} | {"close": column["adj_close"]}
     else:
-        out = frame[["open", "high", "low", "close"]].astype("float64")
-    volume = pd.to_numeric(frame["volume"], errors="coerce").astype("float64")
-    out["volume"] = volume.astype("int64") if volume.notna().all() else volume
+        values = {name: column[name] for name in ("open", "high", "low", "close")}
+    out = pd.DataFrame(values, index=dates[order])
+    volume = pd.to_numeric(bars["volume"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)[order]
+    out["volume"] = volume.astype("int64") if not np.isnan(volume).any() else volume
     return out
+
+
+_OHLC_COLUMNS = ("open", "high", "low", "close", "adj_close")
 
 
 def has_ohlc(prices: pd.DataFrame) -> bool:
@@ -216,8 +223,9 @@ def ticker_frames(
     frames: dict[str, pd.DataFrame] = {}
     notes: dict[str, str] = {}
     lo, hi = pd.Timestamp(start), pd.Timestamp(end)
+    by_symbol = dict(tuple(bars.groupby("symbol", sort=False))) if not bars.empty else {}
     for symbol in tickers:
-        own = bars[bars["symbol"] == symbol]
+        own = by_symbol.get(symbol, bars.iloc[:0])
         if own.empty:
             frames[symbol] = pd.DataFrame()
             continue
@@ -233,6 +241,46 @@ def ticker_frames(
         full = with_indicators(display_prices(own, use_adjusted), chosen)
         frames[symbol] = full.loc[lo:hi]
     return frames, notes
+
+
+@dataclass(frozen=True)
+class TickerView:
+    """What the Ticker page draws, from one read of its tickers' whole stored history (`ticker_view`)."""
+
+    frames: dict[str, pd.DataFrame]  # per ticker: ticker_frames' displayed prices with indicators in [start, end]
+    notes: dict[str, str]  # ticker_frames' unadjusted-fallback notes
+    sources: dict[str, list[str]]  # per ticker: the sources of its stored bars, sorted
+    primary: str | None  # the first ticker with prices in [start, end] (charted in detail); None when none has
+    quote: pd.DataFrame  # the primary's displayed prices over the `quote_days` to its latest bar (the quote header's)
+
+
+def ticker_view(
+    bars: pd.DataFrame,
+    tickers: Sequence[str],
+    adjusted: bool,
+    start: date,
+    end: date,
+    chosen: Iterable[str] = (),
+    quote_days: int = 400,
+) -> TickerView:
+    """`ticker_frames` of `bars` (every stored bar of `tickers`, store.reads.market.bars), with what else the page
+    takes from the same bars: each ticker's sources, and the quote header's prices (the primary's displayed prices
+    of the `quote_days` to its latest bar), so that the page reads and prepares its bars once."""
+    if bars.empty:
+        whole, notes = ticker_frames(bars, tickers, adjusted, start, end, chosen)
+    else:  # the whole history once: the range shown and the quote's year are slices of it
+        whole, notes = ticker_frames(bars, tickers, adjusted, bars["date"].min(), bars["date"].max(), chosen)
+    lo, hi = pd.Timestamp(start), pd.Timestamp(end)
+    frames = {t: f if f.empty else f.loc[lo:hi] for t, f in whole.items()}
+    stored = bars.groupby("symbol")["source"].unique()
+    sources = {t: sorted(stored[t]) if t in stored.index else [] for t in tickers}
+    primary = next((t for t in tickers if not frames[t].empty), None)
+    quote = pd.DataFrame()
+    if primary is not None:
+        own = whole[primary]
+        last = own.index.max()
+        quote = own.loc[last - pd.Timedelta(days=quote_days) : last, ["open", "high", "low", "close", "volume"]]
+    return TickerView(frames, notes, sources, primary, quote)
 
 
 def price_basis(adjusted: bool, fallback: Iterable[str] = (), shown: Iterable[str] = ()) -> str:

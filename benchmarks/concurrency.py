@@ -7,17 +7,20 @@ heaviest pages in turn (memory.heavy: Ticker with 8 tickers, Max; Risk with 30 t
 500 list; Options, SPY's chain), re-running each every 2 s (a user's pace, not a flood) for its share of
 --seconds, each session with its own tickers. The worker is off (WORKER_ENABLED=false): the figures are about
 the pages, and its start-up jobs (which fail fast without network) would fall on one phase only.
+--pages keeps some pages of the plan (comma-separated; the suite runs all four): --seconds is shared by the pages
+kept, so `--pages risk --seconds 30` gives Risk the 30 s it has in a full run, in a quarter of the time.
 
 1. baseline: one session alone; 2. load: --sessions sessions (default 10) at once. Per page: p50 and p95 of
 the run times. Goal (shipping issue): p95 with 10 sessions <= 3x p95 of one session alone, for every page.
 Exit code 1 when it is missed.
 
-    python benchmarks/concurrency.py [--sessions 10] [--seconds 120]
+    python benchmarks/concurrency.py [--sessions 10] [--seconds 120] [--pages risk]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import secrets
@@ -31,6 +34,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)
+from benchmarks import memory  # noqa: E402
 from benchmarks.healthz import session_cookie  # noqa: E402
 from benchmarks.memory import heavy, load_bundles  # noqa: E402
 from tests.support.server import Server  # noqa: E402
@@ -45,11 +49,18 @@ PAGES = {
 }
 
 
-def sessions_run(url: str, cookie: str, sessions: int, seconds: float) -> dict:
+def only(pages: list[str]) -> str:
+    """The name of memory.heavy's plan kept to `pages`, registered in memory.PLANS (for memory.drive)."""
+    name = "heavy:" + ",".join(pages)
+    memory.PLANS[name] = lambda number: [step for step in heavy(number) if step[0] in pages]
+    return name
+
+
+def sessions_run(url: str, cookie: str, sessions: int, seconds: float, pages: list[str]) -> dict:
     """The run times (and what the pages showed) of `sessions` sessions, from the driver in its own process."""
     args = ["--drive", url, "--cookie", cookie, "--sessions", str(sessions), "--seconds", str(seconds)]
     out = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "memory.py"), *args, "--plan", "heavy"],
+        [sys.executable, str(Path(__file__).resolve()), *args, "--pages", ",".join(pages)],
         capture_output=True,
         text=True,
         check=True,
@@ -66,9 +77,19 @@ def p50_p95(samples: list[float]) -> tuple[float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=10)
-    parser.add_argument("--seconds", type=float, default=120.0, help="per phase, shared by the four pages")
+    parser.add_argument("--seconds", type=float, default=120.0, help="per phase, shared by the pages run")
+    parser.add_argument("--pages", default=",".join(PAGES), help=f"comma-separated, of {', '.join(PAGES)} (all)")
+    parser.add_argument("--drive", help=argparse.SUPPRESS)  # the driver's own process (sessions_run)
+    parser.add_argument("--cookie", help=argparse.SUPPRESS)
     args = parser.parse_args()
     assert [page for page, _ in heavy(0)] == list(PAGES)
+    pages = [page.strip() for page in args.pages.split(",") if page.strip()]
+    if not pages or set(pages) - set(PAGES):
+        parser.error(f"--pages: a comma-separated choice of {', '.join(PAGES)}")
+    if args.drive:
+        drive = memory.drive(args.drive, args.cookie, args.sessions, args.seconds, plan=only(pages))
+        print(json.dumps(asyncio.run(drive)))
+        return 0
 
     folder = Path(tempfile.mkdtemp(prefix="md-bench-concurrency-"))
     env = {
@@ -84,10 +105,10 @@ def main() -> int:
         print("  loaded for the heavy pages: " + load_bundles(folder))
         cookie = session_cookie(folder)
         started = time.monotonic()
-        alone = sessions_run(server.url, cookie, 1, args.seconds)
+        alone = sessions_run(server.url, cookie, 1, args.seconds, pages)
         print(f"  1 session: {time.monotonic() - started:.0f} s")
         started = time.monotonic()
-        crowd = sessions_run(server.url, cookie, args.sessions, args.seconds)
+        crowd = sessions_run(server.url, cookie, args.sessions, args.seconds, pages)
         print(f"  {args.sessions} sessions: {time.monotonic() - started:.0f} s")
 
     print(
@@ -96,7 +117,8 @@ def main() -> int:
     )
     figures: dict[str, float] = {}
     goals: dict[str, bool] = {}
-    for page, label in PAGES.items():
+    for page in pages:
+        label = PAGES[page]
         (a50, a95), (c50, c95) = p50_p95(alone[page]), p50_p95(crowd[page])
         ratio = c95 / a95 if a95 else float("nan")
         print(
@@ -109,7 +131,7 @@ def main() -> int:
             bool(crowd[page]) and bool(alone[page]) and ratio <= GOAL_RATIO
         )
     # A signed-out session gets the sign-in form (a few KiB, at once): every page must have sent its content.
-    sent = {page: min(run["bytes"][page] / max(len(run[page]), 1) for run in (alone, crowd)) for page in PAGES}
+    sent = {page: min(run["bytes"][page] / max(len(run[page]), 1) for run in (alone, crowd)) for page in pages}
     shown = ", ".join(f"{page} {size / 1024:.0f}" for page, size in sent.items())
     print(f"  KiB sent per run (the smaller of the phases): {shown}")
     goals["every page rendered its content (>= 20 KiB a run)"] = all(b >= MIN_BYTES for b in sent.values())

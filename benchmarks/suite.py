@@ -43,6 +43,7 @@ QUICK: dict[str, list[str]] = {
     "alerts": ["--rules", "2000", "--deliveries", "200", "--firing", "20", "--rounds", "2", "--runs", "1"],
     "api": ["--runs", "10"],
     "backtest": ["--runs", "1", "--bt-symbols", "2", "--bt-combos", "1"],
+    "browser_controls": ["--runs", "4"],
     "cold_start": ["--runs", "1"],
     "concurrency": ["--seconds", "48"],
     "healthz": ["--seconds", "20", "--baseline-seconds", "10"],

@@ -422,7 +422,7 @@ with curve_tab:
         chart, meta = st.columns([3, 1])
         with chart:
             st.plotly_chart(macro_figures.spread_figure(spread, recessions), key="macro_spreads", width="stretch")
-            inversions = macro.inversion_table(spread, min_sessions)
+            inversions = load_or_stop("inversions", lambda: loaders.inversions(version, since, min_sessions))
             st.markdown(
                 f"**Inversions** (spread below zero for at least {min_sessions} sessions) since {since:%Y-%m-%d}: "
                 f"{len(inversions)}"

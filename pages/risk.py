@@ -5,7 +5,7 @@ import streamlit as st
 
 from analytics import market, portfolio, risk
 from dashboard.access import gate
-from dashboard.ui import currency, exports, figures, formatting, loaders, url_state
+from dashboard.ui import currency, exports, formatting, loaders, risk_figures, risk_loaders, url_state
 from dashboard.ui.components import adopt_legacy_link, chosen_range, data_header, load_or_stop, share_link
 from dashboard.ui.text import plain
 from store import clock
@@ -69,7 +69,7 @@ symbols = list(dict.fromkeys([*tickers, benchmark]))
 start, end = chosen_range(preset, symbols, spans, K["dates"])  # custom dates only within the stored span
 
 wide = load_or_stop("prices", lambda: loaders.adjusted_closes(version, symbols, start, end))
-usable = [s for s in symbols if s in wide and wide[s].notna().sum() >= 3]
+usable = risk.usable_symbols(wide, symbols)
 missing = [s for s in symbols if s not in usable]
 if benchmark in missing or not [t for t in tickers if t in usable]:
     st.warning(f"Not enough prices between {start} and {end} for {', '.join(missing)}: pick a longer range.")
@@ -97,7 +97,10 @@ else:
         f"{end}. Type a rate to use another."
     )
 
-numbers = load_or_stop("risk figures", lambda: loaders.risk_tables(version, tickers, benchmark, start, end, rf))
+numbers = load_or_stop("risk figures", lambda: risk_loaders.risk_tables(version, tickers, benchmark, start, end, rf))
+
+# What the figures below depend on besides their own arguments (each is built once, for every session showing it).
+charts = (version, ",".join(tickers), benchmark, start, end, rf)
 table = numbers["metrics"]
 pct: dict[str, str] = {}  # percentages get their text from formatting.styled (a column_config format would win)
 st.subheader(f"Metrics vs {benchmark}, {start} → {end}")
@@ -177,7 +180,8 @@ for tab, label, kind in zip(rolling, labels, ("volatility", "beta", "sharpe"), s
         continue
     rolling_label = label
     stats = load_or_stop(
-        f"rolling {kind}", lambda k=kind: loaders.rolling_stats(version, k, tickers, benchmark, start, end, window, rf)
+        f"rolling {kind}",
+        lambda k=kind: risk_loaders.rolling_stats(version, k, tickers, benchmark, start, end, window, rf),
     )
     # A ticker with fewer returns than the window has no value at all: say so instead of drawing empty axes.
     drawn = stats.dropna(axis=1, how="all")
@@ -200,22 +204,28 @@ for tab, label, kind in zip(rolling, labels, ("volatility", "beta", "sharpe"), s
             title, y_title = f"Rolling beta vs {benchmark}, {window}-day", "Beta"
         else:
             title, y_title = f"Rolling Sharpe, {window}-day, annualised", "Sharpe"
-        st.plotly_chart(figures.lines_figure(drawn, title, y_title, percent=kind == "volatility", focus=focus))
+        lines = risk_figures.lines_figure
+        percent = kind == "volatility"
+        st.plotly_chart(
+            risk_loaders.figure(charts, (kind, window), lines, drawn, title, y_title, percent=percent, focus=focus)
+        )
 
-st.plotly_chart(figures.drawdown_figure(numbers["drawdowns"], focus=focus))
+st.plotly_chart(risk_loaders.figure(charts, (), risk_figures.drawdown_figure, numbers["drawdowns"], focus=focus))
 
 # A heat map of many symbols needs the page's width to name every row and column legibly.
 wide_heatmap = len(numbers["correlation"]) > 12
 if wide_heatmap:
-    st.plotly_chart(figures.correlation_heatmap(numbers["correlation"]))
+    st.plotly_chart(risk_loaders.figure(charts, (), risk_figures.correlation_heatmap, numbers["correlation"]))
 left, right = st.columns(2)
 if not wide_heatmap:
     with left:
-        st.plotly_chart(figures.correlation_heatmap(numbers["correlation"]))
+        st.plotly_chart(risk_loaders.figure(charts, (), risk_figures.correlation_heatmap, numbers["correlation"]))
 with right if not wide_heatmap else left:
     pick = st.selectbox("Return distribution of", tickers, key=K["distribution"], bind="query-params") or tickers[0]
     chosen = table.set_index("symbol").loc[pick]
-    st.plotly_chart(figures.distribution_figure(risk.returns(wide[pick]), chosen["var_95"], chosen["cvar_95"], pick))
+    var_95, cvar_95 = chosen["var_95"], chosen["cvar_95"]
+    histogram = risk_figures.distribution_figure
+    st.plotly_chart(risk_loaders.figure(charts, (pick,), histogram, risk.returns(wide[pick]), var_95, cvar_95, pick))
 
 # -- portfolio: the tickers held together (equal or typed weights, saved per user by name) --------------------------
 # Session keys, not URL state: the typed weights so far, the editor's generation (a load starts a fresh table), the
@@ -334,10 +344,9 @@ with st.expander("Saved portfolios"):
     st.caption("Saved portfolios are yours: other users do not see them. Loading one replaces the tickers above.")
 
 if weights is not None:
+    book_key = tuple((str(s), float(w)) for s, w in weights.items())
     try:
-        book = loaders.portfolio_tables(
-            version, tuple((str(s), float(w)) for s, w in weights.items()), benchmark, start, end, rf
-        )
+        book = loaders.portfolio_tables(version, book_key, benchmark, start, end, rf)
     except portfolio.PortfolioError as exc:
         st.warning(plain(f"No portfolio figures: {exc}. Pick a longer range."))
     else:
@@ -363,9 +372,12 @@ if weights is not None:
             )
         left, right = st.columns(2)
         with left:
-            st.plotly_chart(figures.compare_figure(values * 100.0, f"Portfolio vs {benchmark}, rebased to 100"))
+            title = f"Portfolio vs {benchmark}, rebased to 100"
+            st.plotly_chart(risk_loaders.figure(charts, book_key, risk_figures.compare_figure, values * 100.0, title))
         with right:
-            st.plotly_chart(figures.drawdown_figure(book["drawdown"]).update_layout(title_text="Portfolio drawdown"))
+            title = "Portfolio drawdown"
+            underwater = risk_figures.drawdown_figure
+            st.plotly_chart(risk_loaders.figure(charts, book_key, underwater, book["drawdown"], title=title))
         contributions = book["contributions"]
         sigma = float(contributions["contribution"].sum())
         st.markdown("**Contribution to volatility**")
@@ -387,7 +399,7 @@ if weights is not None:
             "shares to 100%. A share above the weight marks a holding that adds more risk than capital; the "
             "correlations behind it are in the heat map above."
         )
-        st.plotly_chart(figures.risk_contribution_figure(contributions))
+        st.plotly_chart(risk_loaders.figure(charts, book_key, risk_figures.risk_contribution_figure, contributions))
         exports.export_buttons(
             f"market-desk_portfolio_{'-'.join(holdings)}_{start}_{end}",
             lambda: contributions.reset_index(drop=True),

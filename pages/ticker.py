@@ -66,11 +66,10 @@ def statistic(column, label: str, text: str | None, stats: dict | None, why_miss
         fact(column, label, text, help)
 
 
-def quote_header(symbol: str) -> None:
+def quote_header(symbol: str, history: pd.DataFrame) -> None:
     """Last price and change, day and 52-week ranges, average volume, market cap and key statistics of `symbol`,
-    from its latest stored bar (whatever range the chart shows); prices in the display currency."""
-    last_day = spans.loc[symbol, "last"]
-    history, _ = load_or_stop("the quote", lambda: loaders.quote_prices(version, symbol, adjusted, last_day))
+    from `history`, its prices of the year or so to its latest stored bar (whatever range the chart shows); prices
+    in the display currency."""
     if history.empty:
         return
     if ccy != currency.DEFAULT:
@@ -132,7 +131,7 @@ def quote_header(symbol: str) -> None:
 
 
 version, info = data_header("Ticker")
-spans = load_or_stop("the list of symbols", lambda: loaders.symbol_spans(version)).set_index("symbol")
+spans = load_or_stop("the list of symbols", lambda: loaders.symbol_dates(version)).set_index("symbol")
 K = url_state.TICKER_KEYS
 adopt_legacy_link(url_state.LEGACY_TICKER_KEYS, K["tickers"])
 
@@ -188,9 +187,11 @@ start, end = chosen_range(preset, tickers, spans, K["dates"])  # custom dates on
 ccy = currency.selected_currency()
 view = url_state.View(tuple(tickers), preset, start, end, chart, tuple(chosen), adjusted, ccy, log_scale)
 
-frames, notes = load_or_stop(
-    "prices", lambda: loaders.ticker_frames(version, tuple(tickers), adjusted, start, end, tuple(chosen))
+# One read of the tickers' whole history serves the charts, the quote header and the sources.
+prices = load_or_stop(
+    "prices", lambda: loaders.ticker_view(version, tuple(tickers), adjusted, start, end, tuple(chosen))
 )
+frames, notes = prices.frames, prices.notes
 notice = market.unadjusted_notice(notes)
 if notice:
     st.info(plain(notice))
@@ -206,8 +207,8 @@ if len(empty) == len(tickers):
 if empty:
     st.warning(f"No prices between {start} and {end} for {', '.join(empty)}; they are left out.")
 
-primary = next(t for t in tickers if not frames[t].empty)
-quote_header(primary)
+primary = next(t for t in tickers if not frames[t].empty)  # prices.primary, whose quote prices.quote is
+quote_header(primary, prices.quote)
 actions = load_or_stop("corporate actions", lambda: loaders.corporate_actions(version, tickers))
 own_actions = actions[actions["symbol"] == primary]
 if chart != "Line" and not market.has_ohlc(frames[primary]):
@@ -245,11 +246,10 @@ if len(shown) > 1:
     closes = pd.DataFrame({t: usd_frames[t]["close"] for t in shown})  # rebased to 100: currency-neutral
     st.plotly_chart(figures.compare_figure(market.normalise(closes)), key="compare_chart")
 
-sources = load_or_stop("sources", lambda: loaders.sources(version, tickers))
+sources = sorted({s for t in tickers for s in prices.sources[t]})
 st.caption(
     " · ".join(
-        f"{t}: {', '.join(loaders.sources(version, [t]))}, stored {spans.loc[t, 'first']} → {spans.loc[t, 'last']}"
-        for t in tickers
+        f"{t}: {', '.join(prices.sources[t])}, stored {spans.loc[t, 'first']} → {spans.loc[t, 'last']}" for t in tickers
     )
     + f" · shown {start} → {end}, prices {market.price_basis(adjusted, notes, tickers)} in {currency.label(ccy)}"
 )

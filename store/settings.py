@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     alphavantage_base_url: str = "https://www.alphavantage.co"
     fred_base_url: str = "https://api.stlouisfed.org"
 
+    # Page runs at once in one app process; more sessions wait their turn (dashboard/web/memory.py): the GIL runs
+    # one at a time anyway, and each run in flight holds its frames, so this bounds the memory 10 sessions take.
+    page_runs_at_once: int = Field(default=2, ge=1, le=64)
     # The ingestion worker (a separate process the app starts and supervises; see ingestion/supervisor.py).
     worker_enabled: bool = True
     worker_heartbeat_seconds: float = Field(default=5.0, gt=0)

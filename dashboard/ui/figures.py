@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Sequence
 from datetime import date
 
@@ -44,9 +46,50 @@ def _x(index: pd.Index) -> np.ndarray:
     return pd.DatetimeIndex(index).to_numpy().astype("datetime64[D]")
 
 
-def _line(series: pd.Series, name: str, max_points: int = MAX_LINE_POINTS, **kwargs) -> go.Scatter:
+def _line(series: pd.Series, name: str, max_points: int = MAX_LINE_POINTS, **kwargs) -> dict:
+    """A line trace (a plotly trace dict) of `series`, downsampled to `max_points`."""
     s = downsample_line(series, max_points)
-    return go.Scatter(x=_x(s.index), y=s.to_numpy(), name=name, mode="lines", **kwargs)
+    return {"type": "scatter", "x": _x(s.index), "y": s.to_numpy(), "name": name, "mode": "lines", **kwargs}
+
+
+def _figure(data: list[dict], layout: dict, grid: dict | None = None) -> go.Figure:
+    """A go.Figure of plain trace and layout dicts, built without plotly's property-by-property validation.
+
+    Validation is most of what building a chart costs (a price chart with volume: ~40 ms validated, ~2 ms not); the
+    dicts built here have fixed shapes, and tests/dashboard/ui/test_figures.py validates each kind once instead
+    (plotly raises on an unknown or malformed property). `grid`: _stacked's subplot grid, so that row/col selectors
+    (fig.update_yaxes(row=1, col=1)) work on the figure as on one from make_subplots.
+    """
+    return go.Figure({"data": data, "layout": layout, **(grid or {})}, _validate=False)
+
+
+def _hline(y: float, xref: str = "x", yref: str = "y") -> dict:
+    """A dotted grey line across the panel of axes `xref`/`yref` at `y` (what fig.add_hline draws)."""
+    line = {"color": "grey", "dash": "dot", "width": 1}
+    return {"type": "line", "line": line, "x0": 0, "x1": 1, "xref": f"{xref} domain", "y0": y, "y1": y, "yref": yref}
+
+
+@functools.cache
+def _stacked_grid(rows: int) -> tuple[dict, dict]:
+    """make_subplots' layout for `rows` panels under one shared date axis (price 0.6, volume 0.15, each further panel
+    0.2), computed once per count, and its grid reference (see _figure)."""
+    heights = [0.6, 0.15] + [0.2] * (rows - 2)
+    grid = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.03, row_heights=heights)
+    axes = grid.layout.to_plotly_json()
+    axes.pop("template", None)
+    return axes, {"_grid_ref": grid._grid_ref, "_grid_str": grid._grid_str}
+
+
+def _stacked(rows: int) -> tuple[dict, dict]:
+    """A fresh copy of _stacked_grid's layout (the caller fills it in) and the shared grid reference."""
+    axes, grid = _stacked_grid(rows)
+    return copy.deepcopy(axes), grid
+
+
+def _axes(row: int) -> dict[str, str]:
+    """The axes a trace of panel `row` (1-based) is drawn on: {"xaxis": "x2", "yaxis": "y2"} for the second."""
+    suffix = "" if row == 1 else str(row)
+    return {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
 
 
 def price_figure(
@@ -70,6 +113,7 @@ def price_figure(
     `log_scale`: the price axis is logarithmic (equal distances are equal percentage moves). The crosshair (spikes
     across every panel, one unified hover) reads out the bar's open, high, low, close and volume, formatted by
     dashboard.ui.formatting in `currency` (the currency the prices are in).
+    The panels are make_subplots' (row 1 the price, row 2 the volume, ...), built as dicts (see _figure).
     """
     if prices.empty:
         raise ValueError("no prices to draw")
@@ -77,116 +121,96 @@ def price_figure(
         raise ValueError(f"unknown chart type {chart!r}")
     shown, bar_size = resample_ohlc(prices, max_bars)
     panels = [p for p in ("RSI", "MACD") if p in chosen]
-    heights = [0.6, 0.15] + [0.2] * len(panels)
-    fig = make_subplots(
-        rows=len(heights),
-        cols=1,
-        shared_xaxes=True,
-        vertical_spacing=0.03,
-        row_heights=heights,
-    )
+    layout, grid = _stacked(2 + len(panels))
     x = _x(shown.index)
+    price, volume = _axes(1), _axes(2)
+    traces: list[dict] = []
     if chart == "Line" or not has_ohlc(prices):  # adjusted closes only: nothing to draw a candle with
         chart = "Line"
-        fig.add_trace(_line(prices["close"], symbol, line={"width": 1.5}), row=1, col=1)
-        price_line = fig.data[-1]
-        price_line.customdata = [formatting.format_price(v, currency) for v in price_line.y]
-        price_line.hovertemplate = "Close %{customdata}<extra>" + symbol + "</extra>"
+        line = {**_line(prices["close"], symbol, line={"width": 1.5}), **price}
+        line["customdata"] = np.array([formatting.format_price(v, currency) for v in line["y"]], dtype=str)
+        line["hovertemplate"] = "Close %{customdata}<extra>" + symbol + "</extra>"
+        traces.append(line)
     else:
-        trace = go.Candlestick if chart == "Candlestick" else go.Ohlc
-        fig.add_trace(
-            trace(
-                x=x,
-                open=shown["open"].to_numpy(),
-                high=shown["high"].to_numpy(),
-                low=shown["low"].to_numpy(),
-                close=shown["close"].to_numpy(),
-                name=symbol,
-                increasing={"line": {"color": UP}},
-                decreasing={"line": {"color": DOWN}},
-                customdata=ohlcv_text(shown, currency),
-                hovertemplate=OHLCV_HOVER,
-            ),
-            row=1,
-            col=1,
+        traces.append(
+            {
+                "type": "candlestick" if chart == "Candlestick" else "ohlc",
+                "x": x,
+                **{c: shown[c].to_numpy() for c in ("open", "high", "low", "close")},
+                "name": symbol,
+                "increasing": {"line": {"color": UP}},
+                "decreasing": {"line": {"color": DOWN}},
+                "customdata": ohlcv_text(shown, currency),
+                "hovertemplate": OHLCV_HOVER,
+                **price,
+            }
         )
     for code in chosen:
         if code in MOVING_AVERAGES and code in shown:
-            fig.add_trace(
-                go.Scatter(
-                    x=x,
-                    y=shown[code].to_numpy(),
-                    name=INDICATORS[code],
-                    mode="lines",
-                    line={"width": 1, "color": OVERLAY_COLOURS[code]},
-                ),
-                row=1,
-                col=1,
-            )
+            style = {"width": 1, "color": OVERLAY_COLOURS[code]}
+            traces.append(_trace(x, shown[code], INDICATORS[code], price, mode="lines", line=style))
     if "BB" in chosen and "bb_upper" in shown:
         style = {"width": 1, "color": OVERLAY_COLOURS["BB"], "dash": "dot"}
-        fig.add_trace(go.Scatter(x=x, y=shown["bb_upper"].to_numpy(), name="BB upper", line=style), row=1, col=1)
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=shown["bb_lower"].to_numpy(),
-                name="BB lower",
-                line=style,
-                fill="tonexty",
-                fillcolor="rgba(150,150,150,0.08)",
-            ),
-            row=1,
-            col=1,
-        )
+        traces.append(_trace(x, shown["bb_upper"], "BB upper", price, line=style))
+        traces.append(
+            _trace(x, shown["bb_lower"], "BB lower", price, line=dict(style), fill="tonexty",
+                   fillcolor="rgba(150,150,150,0.08)")
+        )  # fmt: skip
     if actions is not None and not actions.empty:
-        _add_action_markers(fig, prices, actions)
-    colours = np.where(shown["close"].to_numpy() >= shown["open"].to_numpy(), UP, DOWN)
+        traces.extend(_action_markers(prices, actions))
     if shown["volume"].notna().any():
-        fig.add_trace(
-            go.Bar(
-                x=x,
-                y=shown["volume"].to_numpy(),
-                name="Volume",
-                marker={"color": colours},
-                showlegend=False,
-                # Candles carry the volume in their own readout; a line chart's readout gets it from here.
-                customdata=[formatting.format_number(v, digits=0) for v in shown["volume"].to_numpy()],
-                hovertemplate="Volume %{customdata}<extra></extra>",
-                hoverinfo="skip" if chart != "Line" else None,
-            ),
-            row=2,
-            col=1,
-        )
-    fig.update_yaxes(title_text="Volume", row=2, col=1)
-    row = 3
-    if "RSI" in panels:
-        fig.add_trace(go.Scatter(x=x, y=shown["rsi"].to_numpy(), name="RSI 14", line={"width": 1}), row=row, col=1)
-        for level in (30, 70):
-            fig.add_hline(y=level, line={"dash": "dot", "width": 1, "color": "grey"}, row=row, col=1)
-        fig.update_yaxes(range=[0, 100], title_text="RSI", row=row, col=1)
-        row += 1
-    if "MACD" in panels:
-        fig.add_trace(go.Bar(x=x, y=shown["macd_hist"].to_numpy(), name="MACD histogram"), row=row, col=1)
-        fig.add_trace(go.Scatter(x=x, y=shown["macd"].to_numpy(), name="MACD", line={"width": 1}), row=row, col=1)
-        fig.add_trace(
-            go.Scatter(x=x, y=shown["macd_signal"].to_numpy(), name="Signal", line={"width": 1}), row=row, col=1
-        )
-        fig.update_yaxes(title_text="MACD", row=row, col=1)
+        bars = _trace(x, shown["volume"], "Volume", volume, type="bar", showlegend=False)
+        bars["marker"] = {"color": np.where(shown["close"].to_numpy() >= shown["open"].to_numpy(), UP, DOWN)}
+        # Candles carry the volume in their own readout; a line chart's readout gets it from here.
+        bars["customdata"] = np.array([formatting.format_number(v, digits=0) for v in bars["y"]], dtype=str)
+        bars["hovertemplate"] = "Volume %{customdata}<extra></extra>"
+        if chart != "Line":
+            bars["hoverinfo"] = "skip"
+        traces.append(bars)
+    layout["yaxis2"]["title"] = {"text": "Volume"}
+    shapes = []
+    for row, panel in enumerate(panels, start=3):
+        axes = _axes(row)
+        y_axis = layout[f"yaxis{row}"]
+        if panel == "RSI":
+            traces.append(_trace(x, shown["rsi"], "RSI 14", axes, line={"width": 1}))
+            shapes += [_hline(level, axes["xaxis"], axes["yaxis"]) for level in (30, 70)]
+            y_axis.update(range=[0, 100], title={"text": "RSI"})
+        else:
+            traces.append(_trace(x, shown["macd_hist"], "MACD histogram", axes, type="bar"))
+            traces.append(_trace(x, shown["macd"], "MACD", axes, line={"width": 1}))
+            traces.append(_trace(x, shown["macd_signal"], "Signal", axes, line={"width": 1}))
+            y_axis["title"] = {"text": "MACD"}
+    breaks = closed_days(holidays) if bar_size == "daily" and chart != "Line" else None
+    for key, axis in layout.items():
+        if key.startswith("xaxis"):
+            axis.update(type="date", **SPIKE, hoverformat="%a %Y-%m-%d")
+            if breaks:
+                axis["rangebreaks"] = copy.deepcopy(breaks)
+        elif key.startswith("yaxis"):
+            axis.update(SPIKE)
+    layout["xaxis"]["rangeslider"] = {"visible": False}
+    if log_scale:
+        layout["yaxis"]["type"] = "log"
     suffix = "" if bar_size == "daily" or chart == "Line" else f" · {bar_size} bars ({len(prices)} days)"
-    fig.update_layout(
-        **_LAYOUT,
+    layout.update(
+        copy.deepcopy(_LAYOUT),
         title={"text": f"{symbol}{suffix}", "font": {"size": 14}},
         height=420 + 160 * len(panels),
-        xaxis_rangeslider_visible=False,
         meta={"bar_size": "daily" if chart == "Line" else bar_size, "log_scale": log_scale},
+        # The crosshair: one unified readout per date over every panel, spike lines across on both axes.
+        hovermode="x unified",
+        spikedistance=-1,
+        hoverdistance=-1,
     )
-    fig.update_xaxes(type="date")
-    crosshair(fig)
-    if log_scale:
-        fig.update_yaxes(type="log", row=1, col=1)
-    if bar_size == "daily" and chart != "Line":
-        fig.update_xaxes(rangebreaks=closed_days(holidays))
-    return fig
+    if shapes:
+        layout["shapes"] = shapes
+    return _figure(traces, layout, grid)
+
+
+def _trace(x: np.ndarray, values: pd.Series, name: str, axes: dict[str, str], **kwargs: object) -> dict:
+    """A trace dict (a scatter unless `type` says otherwise) of `values` against the dates `x` on `axes`."""
+    return {"type": "scatter", "x": x, "y": values.to_numpy(), "name": name, **kwargs, **axes}
 
 
 # The crosshair's readout of one bar (customdata: ohlcv_text); the unified hover's header is the bar's date.
@@ -204,15 +228,9 @@ def ohlcv_text(bars: pd.DataFrame, currency: str = "USD") -> np.ndarray:
         [formatting.format_price(v, currency) for v in bars[c].to_numpy()] for c in ("open", "high", "low", "close")
     ]
     volume = [formatting.format_number(v, digits=0) for v in bars["volume"].to_numpy()]
-    return np.array([*prices, volume], dtype=object).T
-
-
-def crosshair(fig: go.Figure) -> go.Figure:
-    """A crosshair over every panel: one unified readout per date, and spike lines across on both axes."""
-    fig.update_layout(hovermode="x unified", spikedistance=-1, hoverdistance=-1)
-    fig.update_xaxes(**SPIKE, hoverformat="%a %Y-%m-%d")
-    fig.update_yaxes(**SPIKE)
-    return fig
+    # Text arrays (not object arrays): plotly deep-copies a figure's arrays twice on the way to the browser, an object
+    # array string by string.
+    return np.array([*prices, volume], dtype=str).T
 
 
 def closed_days(holidays: Sequence[date]) -> list[dict]:
@@ -223,13 +241,13 @@ def closed_days(holidays: Sequence[date]) -> list[dict]:
     return breaks
 
 
-def _add_action_markers(fig: go.Figure, prices: pd.DataFrame, actions: pd.DataFrame) -> None:
-    """Splits above the bar's high, dividends below its low; hover says what and how much."""
+def _action_markers(prices: pd.DataFrame, actions: pd.DataFrame) -> list[dict]:
+    """Splits above the bar's high, dividends below its low (price panel traces); hover says what and how much."""
     dates = pd.to_datetime(actions["date"])
     in_view = (dates >= prices.index.min()) & (dates <= prices.index.max())
     actions, dates = actions[in_view], dates[in_view]
     if actions.empty:
-        return
+        return []
     # The bar on or after the action's date (an ex-date can fall on a non-trading day).
     pos = np.minimum(prices.index.searchsorted(dates), len(prices) - 1)
     # A bar without high/low (adjusted close only): the marker sits on the close.
@@ -237,26 +255,27 @@ def _add_action_markers(fig: go.Figure, prices: pd.DataFrame, actions: pd.DataFr
     highs = prices["high"].to_numpy(dtype="float64")[pos]
     lows = prices["low"].to_numpy(dtype="float64")[pos]
     highs, lows = np.where(np.isnan(highs), closes, highs), np.where(np.isnan(lows), closes, lows)
+    markers = []
     for kind, symbol, colour, y, fmt in (
         ("split", "triangle-down", "#6a1b9a", highs * 1.04, lambda v: f"Split {v:g}:1"),
         ("dividend", "triangle-up", "#2e7d32", lows * 0.96, lambda v: f"Dividend {v:.4g}"),
     ):
         mask = (actions["action"] == kind).to_numpy()
-        if not mask.any():
-            continue
-        fig.add_trace(
-            go.Scatter(
-                x=_x(pd.DatetimeIndex(dates[mask])),
-                y=y[mask],
-                mode="markers",
-                name="Splits" if kind == "split" else "Dividends",
-                marker={"symbol": symbol, "size": 11, "color": colour},
-                text=[fmt(v) for v in actions["value"].to_numpy()[mask]],
-                hovertemplate="%{text}<extra></extra>",
-            ),
-            row=1,
-            col=1,
-        )
+        if mask.any():
+            markers.append(
+                {
+                    "type": "scatter",
+                    "x": _x(pd.DatetimeIndex(dates[mask])),
+                    "y": y[mask],
+                    "mode": "markers",
+                    "name": "Splits" if kind == "split" else "Dividends",
+                    "marker": {"symbol": symbol, "size": 11, "color": colour},
+                    "text": [fmt(v) for v in actions["value"].to_numpy()[mask]],
+                    "hovertemplate": "%{text}<extra></extra>",
+                    **_axes(1),
+                }
+            )
+    return markers
 
 
 def points_per_line(lines: int) -> int:
@@ -264,7 +283,7 @@ def points_per_line(lines: int) -> int:
     return int(np.clip(LINE_POINT_BUDGET // max(lines, 1), MIN_LINE_POINTS, MAX_LINE_POINTS))
 
 
-def _lines(wide: pd.DataFrame, line: dict | None = None, **style) -> list[go.Scatter]:
+def _lines(wide: pd.DataFrame, line: dict | None = None, **style) -> list[dict]:
     per_line = points_per_line(wide.shape[1])
     return [
         _line(wide[column], str(column), max_points=per_line, line=palette.series_line(i, **(line or {})), **style)
@@ -293,11 +312,9 @@ def focused(fig: go.Figure, focus: str | None) -> go.Figure:
 
 def compare_figure(normalised: pd.DataFrame, title: str = "Compared, rebased to 100") -> go.Figure:
     """One line per column of a date-indexed frame already rebased to 100."""
-    # One Figure(data=[...]) call: adding traces one by one re-validates the figure each time.
-    fig = go.Figure(data=_lines(normalised, line={"width": 1.5}))
-    fig.add_hline(y=100, line={"dash": "dot", "width": 1, "color": "grey"})
-    fig.update_layout(**_LAYOUT, title={"text": title, "font": {"size": 14}}, height=380, yaxis_title="Index (=100)")
-    return fig
+    layout = {**copy.deepcopy(_LAYOUT), "title": {"text": title, "font": {"size": 14}}, "height": 380}
+    layout.update(yaxis={"title": {"text": "Index (=100)"}}, shapes=[_hline(100)])
+    return _figure(_lines(normalised, line={"width": 1.5}), layout)  # dicts: see _figure
 
 
 def lines_figure(

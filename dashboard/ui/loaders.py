@@ -87,6 +87,12 @@ def symbol_spans(version: int) -> pd.DataFrame:
     return read(core.symbol_spans)
 
 
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)
+def symbol_dates(version: int) -> pd.DataFrame:
+    """store.reads.core.symbol_dates: symbol_spans' first and last dates without its pass over every bar."""
+    return read(core.symbol_dates)
+
+
 @st.cache_data(ttl=5, show_spinner=False, max_entries=4)
 def worker_status() -> pd.DataFrame:
     """Workers seen in the last day, newest beat first (a short TTL: heartbeats are live state)."""
@@ -188,6 +194,21 @@ def ticker_frames(
     return market.ticker_frames(bars(version, tickers), tickers, adjusted, start, end, chosen)
 
 
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=LARGE)
+def _whole_bars(version: int, symbols: tuple[str, ...]) -> pd.DataFrame:
+    return read(market_reads.bars_through_copy, symbols)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=32)
+def ticker_view(
+    version: int, tickers: tuple[str, ...], adjusted: bool, start: date, end: date, chosen: tuple[str, ...]
+) -> market.TickerView:
+    """analytics.market.ticker_view over the whole stored history of `tickers`: one read (through COPY, cached on its
+    own, so another range or indicator reads nothing) for the charts, the quote header and the sources."""
+    whole = _whole_bars(version, market_reads.clean_symbols(tickers))
+    return market.ticker_view(whole, tickers, adjusted, start, end, chosen, QUOTE_HISTORY_DAYS)
+
+
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=32)
 def risk_tables(
     version: int, tickers: tuple[str, ...], benchmark: str, start: date, end: date, risk_free: float
@@ -242,7 +263,8 @@ def risk_free_rate(version: int, start: date, end: date) -> float | None:
     return risk.average_rate(observations(version, risk.RISK_FREE_SERIES, start, end), start, end)
 
 
-@st.cache_data(show_spinner=False, max_entries=LARGE)
+# The calendar is fixed for an installed exchange_calendars, but a day bounds how long an entry outlives its use.
+@st.cache_data(ttl=24 * 3600, show_spinner=False, max_entries=LARGE)
 def market_holidays(start: date, end: date) -> tuple[date, ...]:
     """Weekdays from `start` to `end` on which the NYSE did not trade (store.calendar): what a daily chart skips.
 
@@ -349,6 +371,12 @@ def yield_curves(version: int, months_back: tuple[int, ...] = (0, 6, 12)) -> pd.
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)
 def spreads(version: int, start: date | None = None) -> dict[str, pd.Series]:
     return macro.spreads(observations(version, "T10Y2Y", start), yields(version, start))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)
+def inversions(version: int, start: date | None, min_sessions: int) -> pd.DataFrame:
+    """analytics.macro.inversion_table of the spreads since `start` (see `spreads`)."""
+    return macro.inversion_table(spreads(version, start), min_sessions)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)

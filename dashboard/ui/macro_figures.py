@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -23,6 +26,11 @@ __all__ = [
 ]
 
 MAX_AXES = 2
+# A line longer than this is drawn from MinMax-downsampled points (the minimum and the maximum of each of
+# MAX_DRAWN_POINTS / 2 equal spans of dates): about two points per pixel of a wide chart, every peak and trough still
+# drawn, and a browser sent ~30 KB per line instead of ~200 KB for 25 years of daily values. Tables and exports keep
+# every value; only what is drawn is thinned.
+MAX_DRAWN_POINTS = 2000
 RECESSION_FILL = "rgba(128, 128, 128, 0.25)"
 INVERSION_COLOR = "#d62728"
 
@@ -42,20 +50,64 @@ def transformed_units(units: str, code: str) -> str:
     return UNITS[code]
 
 
-def _shade_recessions(fig: go.Figure, recessions: pd.DataFrame | None, start: pd.Timestamp, end: pd.Timestamp) -> None:
+def _drawn(series: pd.Series, n_out: int = MAX_DRAWN_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """(x as day-precision datetime64, y) of the points drawn for `series`: all of them when it has at most `n_out`;
+    else the MinMax selection of its values (each span's extremes kept, see MAX_DRAWN_POINTS), with one NaN (at the
+    first missing date) wherever missing values separated two drawn points, so a gap stays a gap (connectgaps off)."""
+    x = pd.DatetimeIndex(series.index).to_numpy().astype("datetime64[D]")
+    y = series.to_numpy(dtype="float64")
+    if len(y) <= n_out:
+        return x, y
+    missing = np.isnan(y)
+    present = np.flatnonzero(~missing)
+    if len(present) > n_out:
+        from tsdownsample import MinMaxDownsampler
+
+        at = x[present].astype(np.int64)
+        present = present[np.sort(MinMaxDownsampler().downsample(at, np.ascontiguousarray(y[present]), n_out=n_out))]
+    # A gap between two drawn points: a missing value between them; marked by its first missing date.
+    holes = np.flatnonzero(missing)
+    if not len(holes):
+        return x[present], y[present]
+    after = np.searchsorted(holes, present[:-1])
+    gapped = np.flatnonzero((after < len(holes)) & (holes[np.minimum(after, len(holes) - 1)] < present[1:]))
+    positions = np.insert(present, gapped + 1, holes[after[gapped]]) if len(gapped) else present
+    return x[positions], np.where(missing[positions], np.nan, y[positions])
+
+
+def _figure(data: list[dict], layout: dict) -> go.Figure:
+    """A go.Figure of plain trace and layout dicts, without plotly's property-by-property validation (most of what a
+    figure costs to build; as dashboard.ui.figures._figure). tests/dashboard/ui/test_macro_figures.py validates each
+    kind of figure once instead."""
+    return go.Figure({"data": data, "layout": layout}, _validate=False)
+
+
+def _recession_shapes(recessions: pd.DataFrame | None, start: pd.Timestamp, end: pd.Timestamp) -> list[dict]:
+    """Grey bands (what fig.add_vrect draws, as shape dicts) over the recessions between `start` and `end`."""
     if recessions is None or recessions.empty:
-        return
-    for row in recessions.itertuples(index=False):
-        if row.end < start or row.start > end:
-            continue
-        fig.add_vrect(
-            x0=max(row.start, start),
-            x1=min(row.end, end),
-            fillcolor=RECESSION_FILL,
-            line_width=0,
-            layer="below",
-            name="recession",
-        )
+        return []
+    return [
+        {
+            "type": "rect",
+            "x0": max(row.start, start),
+            "x1": min(row.end, end),
+            "xref": "x",
+            "y0": 0,
+            "y1": 1,
+            "yref": "y domain",
+            "fillcolor": RECESSION_FILL,
+            "line": {"width": 0},
+            "layer": "below",
+            "name": "recession",
+        }
+        for row in recessions.itertuples(index=False)
+        if not (row.end < start or row.start > end)
+    ]
+
+
+def _date_span(series: Mapping[str, pd.Series]) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    dates = [s.index for s in series.values() if len(s)]
+    return (min(d.min() for d in dates), max(d.max() for d in dates)) if dates else None
 
 
 AXIS_CHOICES: tuple[str, ...] = ("auto", "left", "right")
@@ -116,94 +168,106 @@ def series_figure(
         side: " · ".join(dict.fromkeys(units[label] for label in series if sides[label] == side))
         for side in ("left", "right")
     }
-    fig = go.Figure()
+    data = []
     for position, (label, values) in enumerate(series.items()):
         second = sides[label] == "right"
-        fig.add_trace(
-            go.Scatter(
-                x=values.index,
-                y=values.to_numpy(dtype="float64"),
-                mode="lines",
-                line=palette.series_line(position),
-                name=f"{label} (right)" if second else label,
-                connectgaps=False,
-                yaxis="y2" if second else "y",
-            )
+        x, y = _drawn(values)
+        data.append(
+            {
+                "type": "scatter",
+                "x": x,
+                "y": y,
+                "mode": "lines",
+                "line": palette.series_line(position),
+                "name": f"{label} (right)" if second else label,
+                "connectgaps": False,
+                "yaxis": "y2" if second else "y",
+            }
         )
-    fig.update_layout(
-        yaxis={"title": {"text": titles["left"]}},
-        hovermode="x unified",
-        legend={"orientation": "h", "y": -0.15},
-        margin={"t": 30, "r": 10, "b": 10, "l": 10},
-    )
+    layout: dict = {
+        "yaxis": {"title": {"text": titles["left"]}},
+        "hovermode": "x unified",
+        "legend": {"orientation": "h", "y": -0.15},
+        "margin": {"t": 30, "r": 10, "b": 10, "l": 10},
+    }
     if titles["right"]:
-        fig.update_layout(
-            yaxis2={"title": {"text": titles["right"]}, "overlaying": "y", "side": "right", "showgrid": False}
-        )
-    dates = [s.index for s in series.values() if len(s)]
-    if dates:
-        start = min(d.min() for d in dates)
-        end = max(d.max() for d in dates)
-        _shade_recessions(fig, recessions, start, end)
-    return fig
+        layout["yaxis2"] = {"title": {"text": titles["right"]}, "overlaying": "y", "side": "right", "showgrid": False}
+    span = _date_span(series)
+    if span:
+        layout["shapes"] = _recession_shapes(recessions, *span)
+    return _figure(data, layout)
 
 
 def yield_curve_figure(curves: pd.DataFrame) -> go.Figure:
     """One line per curve (column) across tenors (index, maturity order), yields in percent."""
-    fig = go.Figure()
-    for position, label in enumerate(curves.columns):
-        fig.add_trace(
-            go.Scatter(
-                x=[str(t) for t in curves.index],
-                y=curves[label].to_numpy(dtype="float64"),
-                mode="lines+markers",
-                line=palette.series_line(position),
-                name=str(label),
-                connectgaps=False,
-            )
-        )
-    fig.update_layout(
-        xaxis={"title": {"text": "Maturity"}, "type": "category"},
-        yaxis={"title": {"text": "Percent"}},
-        legend={"orientation": "h", "y": -0.2},
-        margin={"t": 30, "r": 10, "b": 10, "l": 10},
-    )
-    return fig
+    tenors = [str(t) for t in curves.index]
+    data = [
+        {
+            "type": "scatter",
+            "x": tenors,
+            "y": curves[label].to_numpy(dtype="float64"),
+            "mode": "lines+markers",
+            "line": palette.series_line(position),
+            "name": str(label),
+            "connectgaps": False,
+        }
+        for position, label in enumerate(curves.columns)
+    ]
+    layout = {
+        "xaxis": {"title": {"text": "Maturity"}, "type": "category"},
+        "yaxis": {"title": {"text": "Percent"}},
+        "legend": {"orientation": "h", "y": -0.2},
+        "margin": {"t": 30, "r": 10, "b": 10, "l": 10},
+    }
+    return _figure(data, layout)
 
 
 def spread_figure(spreads: dict[str, pd.Series], recessions: pd.DataFrame | None = None) -> go.Figure:
     """History of each spread with its negative (inverted) stretches filled red below zero."""
     if not spreads:
         raise ValueError("nothing to chart: no spread given")
-    fig = go.Figure()
+    data: list[dict] = []
     for position, (label, values) in enumerate(spreads.items()):
-        line = palette.series_line(position)
-        fig.add_trace(
-            go.Scatter(x=values.index, y=values.to_numpy(dtype="float64"), mode="lines", name=label, line=line)
+        x, y = _drawn(values)
+        data.append(
+            {"type": "scatter", "x": x, "y": y, "mode": "lines", "name": label, "line": palette.series_line(position)}
         )
-        inverted = values.where(values < 0)
-        fig.add_trace(
-            go.Scatter(
-                x=inverted.index,
-                y=inverted.to_numpy(dtype="float64"),
-                mode="lines",
-                name=f"{label} inverted",
-                line={"color": INVERSION_COLOR, "width": 1},
-                fill="tozeroy",
-                connectgaps=False,
-            )
+        # The inverted stretches from the spread's values (not the drawn line's), thinned alike when long.
+        x, y = _drawn(values.where(values < 0))
+        data.append(
+            {
+                "type": "scatter",
+                "x": x,
+                "y": y,
+                "mode": "lines",
+                "name": f"{label} inverted",
+                "line": {"color": INVERSION_COLOR, "width": 1},
+                "fill": "tozeroy",
+                "connectgaps": False,
+            }
         )
-    fig.add_hline(y=0, line_width=1, line_color="black")
-    fig.update_layout(
-        yaxis={"title": {"text": "Percentage points"}},
-        hovermode="x unified",
-        legend={"orientation": "h", "y": -0.15},
-        margin={"t": 30, "r": 10, "b": 10, "l": 10},
-    )
-    dates = [s.index for s in spreads.values() if len(s)]
-    if dates:
-        _shade_recessions(fig, recessions, min(d.min() for d in dates), max(d.max() for d in dates))
-    return fig
+    zero = {"type": "line", "x0": 0, "x1": 1, "xref": "x domain", "y0": 0, "y1": 0, "yref": "y"}
+    span = _date_span(spreads)
+    layout = {
+        "yaxis": {"title": {"text": "Percentage points"}},
+        "hovermode": "x unified",
+        "legend": {"orientation": "h", "y": -0.15},
+        "margin": {"t": 30, "r": 10, "b": 10, "l": 10},
+        "shapes": [
+            {**zero, "line": {"width": 1, "color": "black"}},
+            *(_recession_shapes(recessions, *span) if span else []),
+        ],
+    }
+    return _figure(data, layout)
+
+
+@functools.cache
+def _two_panels() -> dict:
+    """make_subplots' layout for two panels under one shared date axis, computed once (titles filled in per figure)."""
+    grid = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, subplot_titles=("1", "2"))
+    layout = grid.layout.to_plotly_json()
+    layout.pop("template", None)
+    return layout
 
 
 def beta_figure(stats: pd.DataFrame, stock: str, series_label: str, unit: str | None = None) -> go.Figure:
@@ -212,18 +276,14 @@ def beta_figure(stats: pd.DataFrame, stock: str, series_label: str, unit: str | 
     for column in ("correlation", "beta"):
         if column not in stats.columns:
             raise ValueError(f"stats must have a {column!r} column")
-    fig = make_subplots(
-        rows=2,
-        cols=1,
-        shared_xaxes=True,
-        vertical_spacing=0.08,
-        subplot_titles=(f"Correlation of {stock} returns with changes in {series_label}", "Beta"),
-    )
-    fig.add_trace(
-        go.Scatter(x=stats.index, y=stats["correlation"].to_numpy(dtype="float64"), name="correlation"), row=1, col=1
-    )
-    fig.add_trace(go.Scatter(x=stats.index, y=stats["beta"].to_numpy(dtype="float64"), name="beta"), row=2, col=1)
-    fig.update_yaxes(range=[-1, 1], row=1, col=1)
-    fig.update_yaxes(title_text=f"return per {unit or 'unit change'}", row=2, col=1)
-    fig.update_layout(showlegend=False, margin={"t": 40, "r": 10, "b": 10, "l": 10}, height=520)
-    return fig
+    layout = copy.deepcopy(_two_panels())
+    top, bottom = layout["annotations"]
+    top["text"], bottom["text"] = f"Correlation of {stock} returns with changes in {series_label}", "Beta"
+    layout["yaxis"]["range"] = [-1, 1]
+    layout["yaxis2"]["title"] = {"text": f"return per {unit or 'unit change'}"}
+    layout.update(showlegend=False, margin={"t": 40, "r": 10, "b": 10, "l": 10}, height=520)
+    data = []
+    for column, axes in (("correlation", ("x", "y")), ("beta", ("x2", "y2"))):
+        x, y = _drawn(stats[column])
+        data.append({"type": "scatter", "x": x, "y": y, "name": column, "xaxis": axes[0], "yaxis": axes[1]})
+    return _figure(data, layout)

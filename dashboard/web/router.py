@@ -14,7 +14,7 @@ import streamlit as st
 from dashboard.access import gate
 from dashboard.ui import currency
 from dashboard.ui.text import plain
-from dashboard.web import metrics, startup
+from dashboard.web import memory, metrics, startup
 from store.logs import log_context
 
 # (script, title, icon, url path, roles allowed); the first is the default page.
@@ -93,5 +93,8 @@ with st.sidebar:
     if st.button("Sign out", icon=":material/logout:"):
         gate.logout()
         st.rerun()
-with metrics.page_timer(navigation.title), log_context(user=user["username"]):
+# At most PAGE_RUNS_AT_ONCE page runs at once in this process (dashboard/web/memory.py): the rest wait their turn.
+with memory.page_run_slot(), metrics.page_timer(navigation.title), log_context(user=user["username"]):
     navigation.run()
+# Streamlit would keep every visited page's widgets' callbacks, and with them that page's frames, per session.
+memory.forget_stale_widgets()

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from dashboard.access.auth import ensure_login_credentials
+from dashboard.web import memory
 from ingestion.sample import load_sample
 from store import clock
 from store.db import DatabaseUnavailable, describe_url, get_engine, migrate, reset_engine, wait_for_database
@@ -60,11 +61,14 @@ _COOKIE_SECRET_LABEL = b"market-desk/streamlit-cookie-secret"
 
 
 def configure() -> None:
-    """Logging, the production refusals, then Streamlit's shared cookie secret; raises ConfigError with the reason."""
+    """Logging, the production refusals, Streamlit's shared cookie secret, the allocators; raises ConfigError."""
     settings = get_settings()
     setup_logging(settings)
     settings.check_production()
     share_cookie_secret(settings)
+    # Memory held after use (dashboard/web/memory.py): pyarrow on the system allocator, glibc trimmed.
+    memory.use_system_arrow_pool()
+    memory.start_trimmer()
 
 
 def derived_cookie_secret(auth_secret: str) -> str:

@@ -13,16 +13,23 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from store import tables
 
+EPOCH = date(1970, 1, 1)
+
 
 def closes_since(conn: sa.Connection, symbols: Iterable[str], start: date) -> pd.DataFrame:
-    """Daily closes (symbol, date, close) of `symbols` from `start`: the traded close, or the adjusted one where a
-    source publishes only that (the S&P 500 bundle)."""
+    """Daily closes (symbol, date as datetime64, close) of `symbols` from `start`, by symbol then date: the traded
+    close, or the adjusted one where a source publishes only that (the S&P 500 bundle)."""
     bars = tables.daily_bars
     wanted = sorted(set(symbols))
     if not wanted:
-        return pd.DataFrame(columns=["symbol", "date", "close"])
+        return pd.DataFrame({"symbol": pd.Series(dtype=object), "date": pd.Series(dtype="datetime64[ns]"),
+                             "close": pd.Series(dtype="float64")})  # fmt: skip
     query = (
-        sa.select(bars.c.symbol, bars.c.date, sa.func.coalesce(bars.c.close, bars.c.adj_close).label("close"))
+        sa.select(
+            bars.c.symbol,
+            (bars.c.date - sa.cast(sa.literal(EPOCH), sa.Date)).label("day"),  # days since 1970: an int, cheap
+            sa.func.coalesce(bars.c.close, bars.c.adj_close).label("close"),
+        )
         .where(bars.c.symbol.in_(wanted), bars.c.date >= start)
         .order_by(bars.c.symbol, bars.c.date)
     )
@@ -30,7 +37,8 @@ def closes_since(conn: sa.Connection, symbols: Iterable[str], start: date) -> pd
     symbols, days, closes = zip(*rows, strict=True) if rows else ((), (), ())
     # Column by column: building the frame from row tuples infers each cell's type, which costs more than the query.
     return pd.DataFrame(
-        {"symbol": pd.Series(symbols, dtype=object), "date": pd.Series(days, dtype=object),
+        {"symbol": pd.Series(symbols, dtype=object),
+         "date": np.asarray(days, dtype="int64").astype("datetime64[D]").astype("datetime64[ns]"),
          "close": np.asarray(closes, dtype="float64")}
     )  # fmt: skip
 

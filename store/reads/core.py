@@ -174,3 +174,23 @@ def symbol_spans(conn: sa.Connection) -> pd.DataFrame:
         .order_by(t.c.symbol)
     )
     return pd.read_sql(query, conn)
+
+
+def symbol_dates(conn: sa.Connection) -> pd.DataFrame:
+    """Per stored symbol: its first and last bar date (symbol_spans without the count of bars).
+
+    A few index lookups per symbol (the next symbol after the last one, then its first and last date) instead of a
+    pass over every stored bar: a few milliseconds whatever the history, where symbol_spans reads it all.
+    """
+    t = tables.daily_bars
+    b = t.alias("b")
+    seed = sa.select(t.c.symbol).order_by(t.c.symbol).limit(1).cte("symbols", recursive=True)
+    following = sa.select(b.c.symbol).where(b.c.symbol > seed.c.symbol).order_by(b.c.symbol).limit(1)
+    symbols = seed.union_all(sa.select(following.scalar_subquery().label("symbol")).where(seed.c.symbol.is_not(None)))
+
+    def bound(edge: sa.sql.functions.Function) -> sa.ScalarSelect:
+        return sa.select(edge).where(b.c.symbol == symbols.c.symbol).scalar_subquery()
+
+    first, last = bound(sa.func.min(b.c.date)).label("first"), bound(sa.func.max(b.c.date)).label("last")
+    query = sa.select(symbols.c.symbol, first, last).where(symbols.c.symbol.is_not(None)).order_by(symbols.c.symbol)
+    return pd.read_sql(query, conn)

@@ -69,6 +69,31 @@ def bars(
     return frame
 
 
+# The arrow types of BAR_COLUMNS for bars_through_copy (volume: int64, float64 with NaN where some bar has none).
+BAR_TYPES = {
+    "date": bulk.DATE,
+    "symbol": bulk.TEXT,
+    **dict.fromkeys(["open", "high", "low", "close", "adj_close"], bulk.FLOAT),
+    "volume": bulk.INTEGER,
+    "source": bulk.TEXT,
+}
+
+
+def bars_through_copy(
+    conn: sa.Connection, symbols: Iterable[str], start: date | None = None, end: date | None = None
+) -> pd.DataFrame:
+    """`bars` read through COPY (bulk.copy_frame): the same rows and columns, a few times faster for whole histories
+    (the Ticker page reads every stored bar of its tickers)."""
+    check_dates(start, end)
+    cleaned = clean_symbols(symbols)
+    if not cleaned:
+        return bars(conn, cleaned)
+    t = tables.daily_bars
+    query = _in_range(sa.select(*(t.c[c] for c in BAR_COLUMNS)).where(t.c.symbol.in_(cleaned)), t.c.date, start, end)
+    frame = bulk.copy_frame(conn, query.order_by(t.c.symbol, t.c.date), BAR_TYPES)
+    return frame if not frame.empty else bars(conn, cleaned, start, end)  # bars' column types when none is stored
+
+
 def adjusted_closes(
     conn: sa.Connection, symbols: Iterable[str], start: date | None = None, end: date | None = None
 ) -> pd.DataFrame:

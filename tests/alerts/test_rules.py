@@ -14,7 +14,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerts import rules
-from alerts.rules import Condition, Hit, RuleError, context_start, hits, hits_many, parse, stale_hit
+from alerts.rules import (
+    Condition,
+    Hit,
+    RuleError,
+    SeriesWork,
+    context_start,
+    hits,
+    hits_many,
+    parse,
+    stale_hit,
+)
 from analytics.macro import UNITS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -669,3 +679,42 @@ def test_hits_many_is_hits_for_each_level(levels, which, cut):
         groups.setdefault((c.op, c.window, c.units), []).append(c)
     for group in groups.values():
         assert hits_many(group, series, after) == [hits(c, series, after) for c in group]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    picks=st.lists(st.integers(min_value=0, max_value=8), min_size=1, max_size=15),
+    levels=st.lists(st.floats(min_value=1, max_value=400, allow_nan=False), min_size=15, max_size=15),
+    cuts=st.lists(st.integers(min_value=0, max_value=599), min_size=1, max_size=3),
+)
+def test_one_series_work_shared_by_every_shape_and_watermark(picks, levels, cuts):
+    """The evaluation keeps one SeriesWork per series for all its rules (every shape, several watermarks): what
+    it shares (sessions, SMAs, 52-week extremes, moves, positions after a watermark) never changes a result."""
+    series = closes("AAPL").iloc[-600:]
+    shapes = [
+        "close above {:.2f}",
+        "close below {:.2f}",
+        "up {:.2f}% over 5",
+        "down {:.2f}% over 20",
+        "moves {:.2f}% over 1",
+        "crosses above sma 50",
+        "crosses below sma 20",
+        "new 52-week high",
+        "new 52-week low",
+    ]
+    # Close levels at a quantile of these closes (so they cross), move limits of 0.5% to 10%.
+    scaled = [
+        float(series.quantile(level % 100 / 100)) if p < 2 else level % 10 + 0.5
+        for p, level in zip(picks, levels, strict=False)
+    ]
+    conds = [parse("price", shapes[p].format(scaled[i])) for i, p in enumerate(picks)]
+    conds += [parse("price", "new 52-week high"), parse("price", "crosses above sma 50")]  # shapes that fire here
+    assert all(hits(c, series) for c in conds[-2:])  # the test's data does exercise them
+    work = SeriesWork(series)
+    for cut in cuts:
+        after = series.index[cut]
+        groups: dict[tuple, list] = {}
+        for c in conds:
+            groups.setdefault((c.op, c.window, c.units), []).append(c)
+        for group in groups.values():
+            assert hits_many(group, series, after, work) == [hits(c, series, after) for c in group]

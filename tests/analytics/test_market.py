@@ -132,6 +132,33 @@ def test_adjusted_close_only_bars_are_displayed_as_closes_without_ohlc():
     assert not market.has_ohlc(full["AAPL"].iloc[0:0])
 
 
+def test_the_ticker_view_is_ticker_frames_with_the_sources_and_the_quote_of_the_first_shown():
+    """ticker_view: the frames and notes of ticker_frames, each symbol's sources, and the first symbol with prices in
+    range quoted over the year or so to its latest bar, whatever the range shown."""
+    bars, _ = yahoo_bars_and_actions()
+    other = bars.assign(symbol="MSFT", source="sample", close=bars["adj_close"])  # adjusted-only: a fallback note
+    both = pd.concat([bars, other[pd.to_datetime(other["date"]) < "2020-10-01"]], ignore_index=True)
+    chosen = ["SMA20", "RSI"]
+    for adjusted in (True, False):
+        for start, end in ((date(2020, 1, 1), date(2020, 12, 31)), (date(2020, 10, 15), date(2020, 11, 30))):
+            view = market.ticker_view(both, ["MSFT", "AAPL", "NOPE"], adjusted, start, end, chosen, quote_days=30)
+            frames, notes = market.ticker_frames(both, ["MSFT", "AAPL", "NOPE"], adjusted, start, end, chosen)
+            assert view.frames.keys() == frames.keys() and view.notes == notes
+            for symbol, frame in frames.items():
+                pd.testing.assert_frame_equal(view.frames[symbol], frame)
+            assert view.sources == {"MSFT": ["sample"], "AAPL": sorted(set(bars["source"])), "NOPE": []}
+            primary = "MSFT" if start.month == 1 else "AAPL"  # MSFT has no bar after September 2020
+            own = both[both["symbol"] == primary]
+            last = pd.Timestamp(own["date"].max())
+            quoted, _ = market.ticker_frames(own, [primary], adjusted, (last - pd.Timedelta(days=30)).date(), last)
+            assert view.primary == primary
+            pd.testing.assert_frame_equal(view.quote, quoted[primary][["open", "high", "low", "close", "volume"]])
+    nothing = market.ticker_view(bars, ["AAPL"], True, date(2030, 1, 1), date(2030, 12, 31))
+    assert nothing.primary is None and nothing.frames["AAPL"].empty and nothing.quote.empty
+    empty = market.ticker_view(bars.iloc[:0], ["AAPL"], True, date(2020, 1, 1), date(2020, 12, 31))
+    assert empty.primary is None and empty.sources == {"AAPL": []}
+
+
 def test_indicators_are_warm_at_the_start_of_a_range():
     bars, _ = yahoo_bars_and_actions()
     frames, _ = market.ticker_frames(bars, ["AAPL"], True, date(2020, 10, 1), date(2020, 11, 6), ["SMA20", "RSI"])

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 import pytest
 
 from analytics import market, risk
@@ -227,3 +230,35 @@ def test_weekly_bars_read_out_the_weeks_figures(aapl):
     week = aapl.loc["2026-06-22":"2026-06-25"]  # the last (short) week
     expected = [week["open"].iloc[0], week["high"].max(), week["low"].min(), week["close"].iloc[-1]]
     assert list(fig.data[0].customdata[-1]) == [f"${v:,.2f}" for v in expected] + [f"{week['volume'].sum():,}"]
+
+
+def valid(fig: go.Figure) -> dict:
+    """The figure as plotly's validators leave it: go.Figure(...) raises on an unknown or malformed property."""
+    return json.loads(pio.to_json(go.Figure(fig.to_dict()), validate=False))
+
+
+@pytest.mark.parametrize("chart", ["Candlestick", "OHLC", "Line"])
+def test_figures_built_without_validation_are_valid_plotly(aapl, chart):
+    # price_figure and compare_figure build plain dicts and skip plotly's validation (figures._figure): validating
+    # them here must neither fail nor change a thing.
+    bars, actions = yahoo_bars_and_actions()
+    chosen = list(market.INDICATORS)
+    shown = market.with_indicators(market.display_prices(bars, adjusted=False), chosen)
+    for fig in (
+        figures.price_figure(shown, "AAPL", chart, chosen, actions, log_scale=True, currency="JPY"),
+        figures.price_figure(aapl, "AAPL", chart),  # weekly bars
+        figures.price_figure(aapl.assign(open=np.nan, high=np.nan, low=np.nan, volume=np.nan), "AAPL", chart),
+    ):
+        assert valid(fig) == json.loads(pio.to_json(fig, validate=False))
+    wide = pd.DataFrame({s: market.display_prices(sample_bars(s), True)["close"] for s in ("AAPL", "MSFT")})
+    compare = figures.compare_figure(market.normalise(wide))
+    assert valid(compare) == json.loads(pio.to_json(compare, validate=False))
+
+
+def test_the_price_panel_can_be_picked_by_row_and_column(aapl):
+    # The panels are make_subplots' grid: row/col selectors work as on a figure made by make_subplots.
+    fig = figures.price_figure(market.with_indicators(aapl, ["RSI"]).loc["2025-06-01":], "AAPL", "OHLC", ["RSI"])
+    fig.update_yaxes(tickprefix="€", row=1, col=1)
+    assert fig.layout.yaxis.tickprefix == "€" and fig.layout.yaxis2.tickprefix is None
+    assert [t.yaxis for t in fig.data] == ["y", "y2", "y3"]
+    assert fig.layout.yaxis3.range == (0, 100) and [s.yref for s in fig.layout.shapes] == ["y3", "y3"]

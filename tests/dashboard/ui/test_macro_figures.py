@@ -165,3 +165,53 @@ def test_series_figure_draws_each_line_on_its_chosen_axis_titled_with_its_units(
     )
     assert [t.yaxis for t in fig.data] == ["y", "y2", "y"]  # asked for: one side, two units, both named
     assert fig.layout.yaxis.title.text == "Percent · Index 1982-1984=100"
+
+
+def test_each_kind_of_figure_is_valid_plotly():
+    """The figures are built unvalidated (macro_figures._figure): plotly's validation of each kind, once, here."""
+    import plotly.graph_objects as go
+
+    recessions = macro.recession_periods(sample("USREC"))
+    daily = sample("T10Y2Y")
+    stats = pd.DataFrame({"correlation": [0.1, -0.2], "beta": [0.01, -0.02]}, index=daily.index[:2])
+    figures = [
+        macro_figures.series_figure(
+            {"DGS10": sample("DGS10"), "UNRATE": sample("UNRATE")}, {"DGS10": "Percent", "UNRATE": "Rate"}, recessions
+        ),
+        macro_figures.spread_figure({"10Y-2Y": daily}, recessions),
+        macro_figures.beta_figure(stats, "SPY", "DGS10"),
+        macro_figures.yield_curve_figure(pd.DataFrame({"now": [4.0, 3.5]}, index=["3M", "2Y"])),
+    ]
+    for fig in figures:
+        go.Figure(fig.to_plotly_json())  # raises on an unknown or malformed property
+    assert any(s.name == "recession" and s.yref == "y domain" for s in figures[1].layout.shapes)
+
+
+def test_a_long_line_is_drawn_thinned_with_every_extreme_and_gap():
+    dates = pd.bdate_range("2000-01-03", periods=9000)
+    values = pd.Series(np.sin(np.arange(9000) / 50.0), index=dates)
+    values.iloc[4000:4010] = np.nan  # a gap
+    values.iloc[7000] = 5.0  # a one-day spike
+    values.iloc[7500] = -5.0
+    fig = macro_figures.series_figure({"X": values}, {"X": "Percent"})
+    x, y = pd.DatetimeIndex(fig.data[0].x), plotted(fig.data[0])
+    assert len(y) <= macro_figures.MAX_DRAWN_POINTS + 1
+    assert np.nanmax(y) == 5.0 and np.nanmin(y) == -5.0
+    drawn = pd.Series(y, index=x)
+    assert (drawn.dropna() == values.reindex(drawn.dropna().index)).all()  # drawn values are stored values
+    assert list(x[np.isnan(y)]) == [dates[4000]]  # the gap, once, at its first missing date
+    assert fig.data[0].connectgaps is False
+
+
+def test_a_long_spread_is_drawn_thinned_with_its_extremes_and_inverted_stretches():
+    spread = sample("T10Y2Y")
+    assert len(spread) > macro_figures.MAX_DRAWN_POINTS
+    line, inverted = macro_figures.spread_figure({"10Y-2Y": spread}).data
+    assert len(line.y) < len(spread) / 2
+    assert plotted(line).min() == spread.min() and plotted(line).max() == spread.max()
+    inv = pd.Series(plotted(inverted), index=pd.DatetimeIndex(inverted.x))
+    filled = inv.dropna()
+    assert (filled < 0).all() and filled.min() == spread.min()
+    assert (filled == spread.reindex(filled.index)).all()  # stored values at their dates
+    # each inverted stretch is its own filled segment: a gap (NaN) between two stretches, on a non-inverted date
+    assert inv.isna().sum() > 0 and not (spread.reindex(inv[inv.isna()].index) < 0).any()

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 import streamlit as st
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
@@ -61,6 +62,28 @@ def test_symbol_spans_cover_the_universe(sample_db):
     spans = loaders.symbol_spans(1).set_index("symbol")
     assert len(spans) == 35
     assert spans.loc["AAPL", "first"] == date(2019, 1, 2) and spans.loc["AAPL", "last"] == date(2026, 6, 25)
+
+
+def test_bars_through_copy_are_the_bars(sample_database_url, yahoo_db):
+    """The Ticker page's COPY read gives the frame `bars` gives: on the sample (whole history, a range, nothing
+    stored) and on Yahoo's as-traded AAPL; symbol_dates gives symbol_spans' dates."""
+    from store.reads import core, market
+
+    for url in (sample_database_url, yahoo_db):
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            for symbols, start, end in (
+                (["AAPL", "MSFT", "SPY"], None, None),
+                (["AAPL"], date(2020, 9, 1), date(2020, 10, 31)),
+                (["AAPL", "NOPE"], None, date(2020, 9, 30)),
+                (["NOPE"], None, None),
+            ):
+                pd.testing.assert_frame_equal(
+                    market.bars_through_copy(conn, symbols, start, end), market.bars(conn, symbols, start, end)
+                )
+            assert market.bars_through_copy(conn, []).empty
+            pd.testing.assert_frame_equal(core.symbol_dates(conn), core.symbol_spans(conn).drop(columns="bars"))
+        engine.dispose()
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,133 @@
+"""The Risk page's cached loaders, per symbol: what every list holding a symbol shares is computed once.
+
+dashboard.ui.loaders caches the Risk page's tables per list of tickers, so a list that differs by one ticker
+(another session, a ticker added) computes all thirty again. Here a symbol's metrics against the benchmark and its
+rolling statistics are cached on their own, keyed by the data version and the days the symbol has prices in the
+range (lists with other Max ranges share them too), and computed from the list's closes (one read per list,
+loaders.adjusted_closes): the same functions on the same closes, so the same numbers as loaders.risk_tables /
+rolling_stats. The tables of a list are assembled from them (analytics.risk's `*_of` arguments) and cached in turn.
+The page's figures are shared the same way (shared_figure): built once per view, not at every run of every session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from analytics import risk
+from dashboard.ui.loaders import SMALL, TTL, adjusted_closes, symbol_spans
+
+PER_SYMBOL = 512  # small entries (a dict, or a series of a few thousand days, ~30 KB): symbols x ranges x windows
+PER_LIST = 32
+FIGURES = 96  # about 14 views of 7 figures; a 30-line chart holds ~250 KB
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)
+def _spans(version: int) -> dict[str, tuple[date, date]]:
+    """Per stored symbol, its first and last bar date."""
+    rows = symbol_spans(version)
+    return {
+        str(s): (pd.Timestamp(first).date(), pd.Timestamp(last).date())
+        for s, first, last in zip(rows["symbol"], rows["first"], rows["last"], strict=True)
+    }
+
+
+def _keys(version: int, start: date, end: date) -> Callable[[str], str]:
+    """symbol -> "first..last": [start, end] narrowed to the days the symbol has bars (none lies outside them, so
+    its closes, and all computed from them, are the same for any list holding it). A string: hashed 10x faster."""
+    spans = _spans(version)
+
+    def key(symbol: str) -> str:
+        first, last = spans.get(symbol, (start, end))
+        lo, hi = max(start, first), min(end, last)
+        return f"{lo}..{hi}" if lo <= hi else f"{start}..{end}"
+
+    return key
+
+
+# Per symbol: `_wide` (underscore: not hashed) holds the symbol's closes over its keyed days, and the benchmark's.
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=PER_SYMBOL)
+def _metrics(
+    version: int, symbol: str, days: str, benchmark: str, bench_days: str, risk_free: float, _wide: pd.DataFrame
+) -> dict[str, float]:
+    return risk.risk_metrics(_wide[symbol], _wide[benchmark], risk_free=risk_free)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=PER_SYMBOL)
+def _rolling(
+    version: int,
+    kind: str,
+    symbol: str,
+    days: str,
+    benchmark: str,
+    bench_days: str,
+    window: int,
+    risk_free: float,
+    _wide: pd.DataFrame,
+) -> pd.Series:
+    bench = _wide[benchmark] if benchmark else pd.Series(dtype="float64")
+    return risk.rolling_column(kind, _wide[symbol], bench, window, risk_free)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=PER_LIST)
+def risk_tables(
+    version: int, tickers: tuple[str, ...], benchmark: str, start: date, end: date, risk_free: float
+) -> dict[str, pd.DataFrame]:
+    """loaders.risk_tables, from the per-symbol metrics."""
+    wide, key = adjusted_closes(version, [*tickers, benchmark], start, end), _keys(version, start, end)
+    return risk.risk_report(
+        wide,
+        list(tickers),
+        benchmark,
+        risk_free,
+        metrics_of=lambda s: _metrics(version, s, key(s), benchmark, key(benchmark), risk_free, wide),
+    )  # drawdowns: cheaper to compute again (a cumulative maximum) than to cache per symbol
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=PER_LIST)
+def rolling_stats(
+    version: int,
+    kind: str,
+    tickers: tuple[str, ...],
+    benchmark: str,
+    start: date,
+    end: date,
+    window: int,
+    risk_free: float,
+) -> pd.DataFrame:
+    """loaders.rolling_stats, from the per-symbol rolling statistics."""
+    wide, key = adjusted_closes(version, [*tickers, benchmark], start, end), _keys(version, start, end)
+    # Only beta reads the benchmark and only Sharpe the rate: the others' entries are shared across both.
+    bench = benchmark if kind == "beta" else ""
+    rf = risk_free if kind == "sharpe" else 0.0
+    return risk.rolling_table(
+        kind,
+        wide,
+        list(tickers),
+        benchmark,
+        window,
+        risk_free,
+        column_of=lambda t: _rolling(version, kind, t, key(t), bench, key(bench) if bench else "", window, rf, wide),
+    )
+
+
+@st.cache_resource(ttl=TTL, show_spinner=False, max_entries=FIGURES)
+def shared_figure(key: str, _build: Callable[[], go.Figure]) -> go.Figure:
+    """`_build()`, built once for every session asking with the same `key` (the figure's name and every input it
+    depends on). st.plotly_chart only reads a figure (it serialises a copy), so one object serves them all;
+    a resource cache, as st.cache_data's pickling would validate the figure again at every read."""
+    return _build()
+
+
+def figure(view: tuple, key: tuple, build: Callable[..., go.Figure], *args: object, **kwargs: object) -> go.Figure:
+    """`build(*args, **kwargs)` as a shared_figure. Its key: `view` (what the page's figures all depend on: version,
+    tickers, benchmark, range, rate), the builder's name and keyword arguments (focus, title), and `key`: whatever
+    else the positional arguments depend on (the rolling kind and window, the weights, the ticker picked); as one
+    string, which Streamlit hashes much faster than a tuple of dates and thirty symbols."""
+    return shared_figure(repr((*view, build.__name__, *sorted(kwargs.items()), *key)), lambda: build(*args, **kwargs))

@@ -1,0 +1,111 @@
+"""The Risk page's unvalidated figures (dashboard.ui.risk_figures) send what dashboard.ui.figures' validated ones
+send; its per-symbol loaders (dashboard.ui.risk_loaders) give loaders' tables to the last bit."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import plotly.io as pio
+import plotly.tools
+import pytest
+import streamlit as st
+
+from analytics import market, risk
+from dashboard.ui import figures, loaders, risk_figures, risk_loaders
+from tests.conftest import ROOT
+
+PRICES = ROOT / "data" / "sample" / "prices"
+SYMBOLS = ["AAPL", "MSFT", "NVDA", "TLT", "GLD", "SPY"]
+
+
+def spec(fig: object) -> dict:
+    """What st.plotly_chart sends for `fig` (its own two calls), parsed."""
+    figure = plotly.tools.return_figure_from_figure_or_data(fig, validate_figure=True)
+    return json.loads(pio.to_json(figure, validate=False))
+
+
+@pytest.fixture(scope="module")
+def wide() -> pd.DataFrame:
+    closes = {s: pd.read_csv(PRICES / f"{s}.csv", parse_dates=["Date"]).set_index("Date")["Close"] for s in SYMBOLS}
+    frame = pd.DataFrame(closes)
+    frame.iloc[[5, 6, 700], 1] = np.nan  # gaps in MSFT
+    frame.iloc[:40, 2] = np.nan  # NVDA starts later
+    return frame
+
+
+@pytest.mark.parametrize("focus", [None, "MSFT", "QQQ"])
+@pytest.mark.parametrize("columns", [3, 6, 25])
+def test_line_charts_send_the_validated_figures(wide, focus, columns):
+    many = pd.concat([wide] * 5, axis=1).iloc[:, :columns]
+    many.columns = [*wide.columns, *[f"X{i}" for i in range(many.shape[1] - wide.shape[1])]][:columns]
+    vol = pd.DataFrame({c: risk.rolling_volatility(many.iloc[:, i], 63) for i, c in enumerate(many.columns)})
+    dd = pd.DataFrame({c: risk.drawdown_series(many.iloc[:, i]) for i, c in enumerate(many.columns)})
+    assert spec(risk_figures.lines_figure(vol, "Vol", "", percent=True, focus=focus)) == spec(
+        figures.lines_figure(vol, "Vol", "", percent=True, focus=focus)
+    )
+    assert spec(risk_figures.lines_figure(vol, "Beta", "Beta", focus=focus)) == spec(
+        figures.lines_figure(vol, "Beta", "Beta", focus=focus)
+    )
+    assert spec(risk_figures.drawdown_figure(dd, focus=focus)) == spec(figures.drawdown_figure(dd, focus=focus))
+
+
+def test_portfolio_and_single_charts_send_the_validated_figures(wide):
+    one = risk.drawdown_series(wide["AAPL"]).to_frame("Portfolio")
+    assert spec(risk_figures.drawdown_figure(one, title="Portfolio drawdown")) == spec(
+        figures.drawdown_figure(one).update_layout(title_text="Portfolio drawdown")
+    )
+    rebased = market.normalise(wide[["AAPL", "SPY"]].dropna())
+    assert spec(risk_figures.compare_figure(rebased, "P vs SPY")) == spec(figures.compare_figure(rebased, "P vs SPY"))
+    returns = risk.returns(wide["MSFT"])
+    m = risk.risk_metrics(wide["MSFT"])
+    assert spec(risk_figures.distribution_figure(returns, m["var_95"], m["cvar_95"], "MSFT")) == spec(
+        figures.distribution_figure(returns, m["var_95"], m["cvar_95"], "MSFT")
+    )
+    shares = pd.DataFrame({"symbol": ["AAPL", "MSFT"], "weight": [0.5, 0.5], "share": [0.42, 0.58]})
+    assert spec(risk_figures.risk_contribution_figure(shares)) == spec(figures.risk_contribution_figure(shares))
+
+
+@pytest.mark.parametrize("copies", [1, 4])  # 6 labels (values printed) and 24 (not printed, smaller type)
+def test_heatmap_sends_the_validated_figure(wide, copies):
+    many = pd.concat([wide] * copies, axis=1)
+    many.columns = [f"{c}{i}" for i in range(copies) for c in wide.columns]
+    corr = risk.correlation_matrix(many)
+    assert spec(risk_figures.correlation_heatmap(corr)) == spec(figures.correlation_heatmap(corr))
+
+
+def test_per_symbol_loaders_give_the_per_list_tables(ready_app):
+    version = loaders.data_version()
+    tickers, bench = ("AAPL", "MSFT", "NVDA", "TLT"), "SPY"
+    for start, end, rf in ((pd.Timestamp("2019-01-02").date(), pd.Timestamp("2026-06-25").date(), 0.031),
+                           (pd.Timestamp("2025-06-25").date(), pd.Timestamp("2026-06-25").date(), 0.0)):  # fmt: skip
+        ours = risk_loaders.risk_tables(version, tickers, bench, start, end, rf)
+        theirs = loaders.risk_tables(version, tickers, bench, start, end, rf)
+        assert ours.keys() == theirs.keys()
+        for name in ours:
+            pd.testing.assert_frame_equal(ours[name], theirs[name], check_exact=True)
+        for kind in risk.ROLLING_KINDS:
+            pd.testing.assert_frame_equal(
+                risk_loaders.rolling_stats(version, kind, tickers, bench, start, end, 21, rf),
+                loaders.rolling_stats(version, kind, tickers, bench, start, end, 21, rf),
+                check_exact=True,
+            )
+    # Another list holding AAPL reuses AAPL's entry: the same numbers again.
+    again = risk_loaders.risk_tables(version, ("AAPL", "GLD"), bench, start, end, rf)["metrics"].set_index("symbol")
+    first = risk_loaders.risk_tables(version, tickers, bench, start, end, rf)["metrics"].set_index("symbol")
+    pd.testing.assert_series_equal(again.loc["AAPL"], first.loc["AAPL"], check_exact=True)
+
+
+def test_a_shared_figure_is_built_once_per_key():
+    built: list[int] = []
+
+    def build() -> object:
+        built.append(1)
+        return risk_figures.risk_contribution_figure(pd.DataFrame({"symbol": ["A"], "weight": [1.0], "share": [1.0]}))
+
+    st.cache_resource.clear()
+    first = risk_loaders.shared_figure("test: one view", build)
+    assert risk_loaders.shared_figure("test: one view", build) is first
+    risk_loaders.shared_figure("test: another view", build)
+    assert len(built) == 2

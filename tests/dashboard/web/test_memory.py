@@ -1,0 +1,126 @@
+"""dashboard/web/memory.py: the allocators' settings, and the widget metadata a run did not draw forgotten."""
+
+import os
+
+import pyarrow as pa
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.web import memory
+
+
+@pytest.fixture
+def arrow_pool():
+    before = pa.default_memory_pool()
+    yield
+    pa.set_memory_pool(before)
+
+
+def test_arrow_uses_the_system_allocator_unless_the_variable_chooses(monkeypatch, arrow_pool):
+    monkeypatch.delenv(memory.ARROW_POOL_VARIABLE, raising=False)
+    assert memory.use_system_arrow_pool() == "system"
+    assert pa.default_memory_pool().backend_name == "system"
+    # The worker the app starts inherits the choice.
+    assert os.environ[memory.ARROW_POOL_VARIABLE] == "system"
+
+    pa.set_memory_pool(pa.mimalloc_memory_pool())
+    monkeypatch.setenv(memory.ARROW_POOL_VARIABLE, "mimalloc")
+    assert memory.use_system_arrow_pool() == "mimalloc"
+    assert pa.default_memory_pool().backend_name == "mimalloc"
+
+
+def test_the_trimmer_starts_once():
+    assert memory.start_trimmer(every=60.0)
+    thread = memory._trimmer
+    assert thread is not None and thread.is_alive() and thread.daemon
+    assert memory.start_trimmer(every=60.0) and memory._trimmer is thread
+
+
+def page_script() -> None:
+    import streamlit as st
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    from dashboard.web import memory
+
+    if st.session_state.get("heavy", True):
+        frames = [0.0] * 1000  # a global of the script, as a page's frames are
+        # A format function closes over the script's globals, as a page's callbacks do.
+        st.selectbox("Pick", [1, 2], key="pick", format_func=lambda v: f"{v} of {len(frames)}")
+    else:
+        st.checkbox("Other", key="other")
+    st.session_state["forgotten"] = memory.forget_stale_widgets()
+    # Streamlit's own record of the widgets (what kept the page's globals alive).
+    st.session_state["kept"] = sorted(get_script_run_ctx().session_state._state._new_widget_state.widget_metadata)
+
+
+def test_a_page_left_behind_is_not_kept_alive_by_its_widgets():
+    at = AppTest.from_function(page_script).run()
+    assert not at.exception and at.session_state["forgotten"] == 0
+    assert at.selectbox[0].value == 1
+    at.selectbox[0].select(2).run()  # the widget still works with the prune after each run
+    assert at.selectbox[0].value == 2 and at.session_state["forgotten"] == 0
+    assert [w.rsplit("-", 1)[-1] for w in at.session_state["kept"]] == ["pick"]
+
+    at.session_state["heavy"] = False
+    at.run()
+    assert not at.exception and at.session_state["forgotten"] == 1
+    assert [w.rsplit("-", 1)[-1] for w in at.session_state["kept"]] == ["other"]
+    at.checkbox[0].check().run()
+    assert at.checkbox[0].value is True and at.session_state["forgotten"] == 0
+
+    at.session_state["heavy"] = True
+    at.run()  # back on the first page: its widget starts afresh, as Streamlit does for a widget it dropped
+    assert not at.exception and at.selectbox[0].value == 1 and at.session_state["forgotten"] == 1
+
+
+def test_outside_a_script_run_nothing_is_forgotten():
+    assert memory.forget_stale_widgets() == 0
+
+
+def test_run_slots_let_limit_runs_at_once_and_the_rest_wait_their_turn():
+    import threading
+    import time
+
+    slots = memory.RunSlots(2, wait_seconds=10)
+    inside, most, lock = 0, 0, threading.Lock()
+    release = threading.Event()
+
+    def run() -> None:
+        nonlocal inside, most
+        with slots.slot() as taken:
+            assert taken
+            with lock:
+                inside += 1
+                most = max(most, inside)
+            release.wait(5)
+            with lock:
+                inside -= 1
+
+    threads = [threading.Thread(target=run) for _ in range(5)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 5
+    while inside < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert inside == 2  # two runs in, three waiting
+    release.set()
+    for t in threads:
+        t.join(5)
+    assert most == 2 and inside == 0
+
+
+def test_a_run_that_waited_too_long_goes_anyway_and_says_so(caplog):
+    slots = memory.RunSlots(1, wait_seconds=0.05)
+    with slots.slot() as first, slots.slot() as second:  # the second cannot get the only slot
+        assert first and not second
+    assert "waited" in caplog.text
+    with slots.slot() as again:  # the slot was given back; the run without one gave nothing back
+        assert again
+
+
+def test_a_run_that_raises_gives_its_slot_back():
+    slots = memory.RunSlots(1, wait_seconds=0.05)
+    with pytest.raises(RuntimeError), slots.slot():
+        raise RuntimeError("a page's StopException or RerunException")
+    with slots.slot() as taken:
+        assert taken
