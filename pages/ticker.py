@@ -207,7 +207,8 @@ if len(empty) == len(tickers):
 if empty:
     st.warning(f"No prices between {start} and {end} for {', '.join(empty)}; they are left out.")
 
-primary = next(t for t in tickers if not frames[t].empty)  # prices.primary, whose quote prices.quote is
+primary = prices.primary  # the first ticker with prices in the range (some has: see above); prices.quote is its
+assert primary is not None
 quote_header(primary, prices.quote)
 actions = load_or_stop("corporate actions", lambda: loaders.corporate_actions(version, tickers))
 own_actions = actions[actions["symbol"] == primary]

@@ -210,30 +210,6 @@ def ticker_view(
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=32)
-def risk_tables(
-    version: int, tickers: tuple[str, ...], benchmark: str, start: date, end: date, risk_free: float
-) -> dict[str, pd.DataFrame]:
-    """analytics.risk.risk_report on the adjusted closes of the tickers and the benchmark."""
-    wide = adjusted_closes(version, [*tickers, benchmark], start, end)
-    return risk.risk_report(wide, list(tickers), benchmark, risk_free)
-
-
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=32)
-def rolling_stats(
-    version: int,
-    kind: str,
-    tickers: tuple[str, ...],
-    benchmark: str,
-    start: date,
-    end: date,
-    window: int,
-    risk_free: float,
-) -> pd.DataFrame:
-    wide = adjusted_closes(version, [*tickers, benchmark], start, end)
-    return risk.rolling_table(kind, wide, list(tickers), benchmark, window, risk_free)
-
-
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=32)
 def portfolio_tables(
     version: int,
     weights: tuple[tuple[str, float], ...],

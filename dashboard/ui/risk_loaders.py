@@ -1,11 +1,12 @@
 """The Risk page's cached loaders, per symbol: what every list holding a symbol shares is computed once.
 
-dashboard.ui.loaders caches the Risk page's tables per list of tickers, so a list that differs by one ticker
-(another session, a ticker added) computes all thirty again. Here a symbol's metrics against the benchmark and its
+Cached per list of tickers, a list that differs by one ticker (another session, a ticker added) would compute all
+thirty again. Here a symbol's metrics against the benchmark and its
 rolling statistics are cached on their own, keyed by the data version and the days the symbol has prices in the
 range (lists with other Max ranges share them too), and computed from the list's closes (one read per list,
-loaders.adjusted_closes): the same functions on the same closes, so the same numbers as loaders.risk_tables /
-rolling_stats. The tables of a list are assembled from them (analytics.risk's `*_of` arguments) and cached in turn.
+loaders.adjusted_closes): the same functions on the same closes, so the same numbers as analytics.risk's
+risk_report / rolling_table on the whole list. The tables of a list are assembled from them (analytics.risk's
+`*_of` arguments) and cached in turn.
 The page's figures are shared the same way (shared_figure): built once per view, not at every run of every session.
 """
 
@@ -79,7 +80,7 @@ def _rolling(
 def risk_tables(
     version: int, tickers: tuple[str, ...], benchmark: str, start: date, end: date, risk_free: float
 ) -> dict[str, pd.DataFrame]:
-    """loaders.risk_tables, from the per-symbol metrics."""
+    """analytics.risk.risk_report of the list, from the per-symbol metrics."""
     wide, key = adjusted_closes(version, [*tickers, benchmark], start, end), _keys(version, start, end)
     return risk.risk_report(
         wide,
@@ -101,7 +102,7 @@ def rolling_stats(
     window: int,
     risk_free: float,
 ) -> pd.DataFrame:
-    """loaders.rolling_stats, from the per-symbol rolling statistics."""
+    """analytics.risk.rolling_table of the list, from the per-symbol rolling statistics."""
     wide, key = adjusted_closes(version, [*tickers, benchmark], start, end), _keys(version, start, end)
     # Only beta reads the benchmark and only Sharpe the rate: the others' entries are shared across both.
     bench = benchmark if kind == "beta" else ""

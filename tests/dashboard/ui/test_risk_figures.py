@@ -1,5 +1,5 @@
 """The Risk page's unvalidated figures (dashboard.ui.risk_figures) send what dashboard.ui.figures' validated ones
-send; its per-symbol loaders (dashboard.ui.risk_loaders) give loaders' tables to the last bit."""
+send; its per-symbol loaders (dashboard.ui.risk_loaders) give analytics.risk's per-list tables to the last bit."""
 
 from __future__ import annotations
 
@@ -80,15 +80,17 @@ def test_per_symbol_loaders_give_the_per_list_tables(ready_app):
     tickers, bench = ("AAPL", "MSFT", "NVDA", "TLT"), "SPY"
     for start, end, rf in ((pd.Timestamp("2019-01-02").date(), pd.Timestamp("2026-06-25").date(), 0.031),
                            (pd.Timestamp("2025-06-25").date(), pd.Timestamp("2026-06-25").date(), 0.0)):  # fmt: skip
+        # The oracle: analytics.risk on the list's closes at once, uncached (what a per-list loader would compute).
+        wide = loaders.adjusted_closes(version, [*tickers, bench], start, end)
         ours = risk_loaders.risk_tables(version, tickers, bench, start, end, rf)
-        theirs = loaders.risk_tables(version, tickers, bench, start, end, rf)
+        theirs = risk.risk_report(wide, list(tickers), bench, rf)
         assert ours.keys() == theirs.keys()
         for name in ours:
             pd.testing.assert_frame_equal(ours[name], theirs[name], check_exact=True)
         for kind in risk.ROLLING_KINDS:
             pd.testing.assert_frame_equal(
                 risk_loaders.rolling_stats(version, kind, tickers, bench, start, end, 21, rf),
-                loaders.rolling_stats(version, kind, tickers, bench, start, end, 21, rf),
+                risk.rolling_table(kind, wide, list(tickers), bench, 21, rf),
                 check_exact=True,
             )
     # Another list holding AAPL reuses AAPL's entry: the same numbers again.

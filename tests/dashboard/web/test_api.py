@@ -264,7 +264,7 @@ def test_risk_is_the_risk_pages_metrics(client, world, engine):
         client, "/risk", world.viewer, symbols=",".join(symbols), benchmark=benchmark, start=start, end=end, rf=rf
     )
     got = table(body).set_index("symbol")
-    wide = read(engine, market.adjusted_closes, [*symbols, benchmark], start, end)  # loaders.risk_tables
+    wide = read(engine, market.adjusted_closes, [*symbols, benchmark], start, end)  # as the Risk page reads them
     page = risk.risk_report(wide, symbols, benchmark, rf)["metrics"].set_index("symbol")
     assert list(got.index) == list(page.index) == [*symbols, benchmark]
     assert list(got.columns) == list(page.columns)
