@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import gc
 import sys
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import streamlit as st
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from dashboard.web import api, auth_routes, health, metrics, shared_downloads, startup
+from dashboard.web import api, auth_routes, health, memory, metrics, shared_downloads, startup
 from dashboard.web.security import SecurityMiddleware
 from ingestion import supervisor
 from store.db import get_engine
 from store.logs import setup_logging
 from store.settings import ConfigError
+
+PAGES = Path(__file__).resolve().parent / "pages"
 
 try:
     # Before the server binds its port: production refuses weak secrets with one clear line.
@@ -36,9 +38,11 @@ async def lifespan(app: st.App):
         ready=lambda: startup.state().ready,
         database_url=lambda: get_engine().url.render_as_string(hide_password=False),
     )
-    # What start-up allocated lives as long as the process: keep it out of the collector's full passes, which
-    # otherwise stall a request every few dozen (about 0.1 s each; benchmarks/api.py --gc-freeze).
-    gc.freeze()
+    # What start-up allocated, and the modules the pages import (imported now rather than at a first page run),
+    # live as long as the process: keep them out of the collector's full passes, which otherwise stall a request
+    # every few dozen (about 0.1 s each; benchmarks/api.py --gc-freeze) and would make Streamlit's collection after
+    # every script run (runner.postScriptGC, .streamlit/config.toml) cost as much.
+    memory.freeze_warm_heap(PAGES.glob("*.py"))
     port = st.config.get_option("server.port")
     print(f"\n    Market Desk: open http://localhost:{port} in your browser.\n", flush=True)
     yield

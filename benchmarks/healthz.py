@@ -95,7 +95,11 @@ async def drive(base: str, cookie: str, sessions: int, seconds: float, every: fl
         while True:
             message = ForwardMsg()
             message.ParseFromString(await ws.recv())
-            if message.WhichOneof("type") == "script_finished":
+            # A run our rerun interrupted ends "early for rerun" first: the run asked for ends after it.
+            if (
+                message.WhichOneof("type") == "script_finished"
+                and message.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN
+            ):
                 return
 
     async def session(number: int) -> None:

@@ -18,7 +18,8 @@ peer's view, the peer), each after clearing the caches when cold, so a busy mome
 all of them alike. Each app runs with the configuration it ships: ours with Streamlit's "magic" off
 (.streamlit/config.toml; no page writes through a bare expression), the peer with Streamlit's default, magic on
 (its table is a bare expression). AppTest compiles the scripts at every run, magic adding an AST pass (a real server
-compiles a script once per process).
+compiles a script once per process). Both collect garbage after every run (runner.postScriptGC, Streamlit's default
+and ours), over a heap frozen once the sessions are set up, as the served app freezes its own at start-up.
 
     python benchmarks/pages.py [--runs 7] [--database-url postgresql://postgres@127.0.0.1:5432/postgres] [--profile]
 
@@ -207,6 +208,12 @@ def main() -> int:
             st.cache_data.clear()
             st.cache_resource.clear()
 
+        # As the served app does once its pages' modules are imported (streamlit_app.py): the heap built so far is
+        # frozen, so the full collection Streamlit runs after every script run (runner.postScriptGC, on for both
+        # apps) walks only what the runs create.
+        from dashboard.web import memory
+
+        memory.freeze_warm_heap((ROOT / "pages").glob("*.py"))
         ticker_cold, plain_cold, peer_cold = alternating([ticker.run, plain.run, peer_run], clear, args.runs)
         ticker_warm, plain_warm, peer_warm = alternating([ticker.run, plain.run, peer_run], None, args.runs)
         rows = [

@@ -22,6 +22,7 @@ from store.errors import first_line
 from store.indices import IndexDefinition
 from store.reads import core
 from store.reads import index as index_reads
+from store.reads import market as market_reads
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,11 @@ def compute(conn: sa.Connection, definition: IndexDefinition, end: date | None =
     definition = definition.check()
     symbols = index_reads.universe_symbols(conn, definition)
     read_from = definition.start - RANKING_LOOKBACK if definition.start else None
-    inputs = index_reads.index_inputs(conn, symbols, read_from, end)
-    priced = set(inputs.prices.columns[inputs.prices.notna().any()]) if not inputs.prices.empty else set()
+    ranked = definition.top_n is not None or definition.weighting == "cap"
+    # Share counts, raw closes and dollar volumes only rank: an unranked index reads its prices alone.
+    inputs = index_reads.index_inputs(conn, symbols, read_from, end) if ranked else None
+    prices = inputs.prices if inputs is not None else market_reads.adjusted_closes(conn, symbols, read_from, end)
+    priced = set(prices.columns[prices.notna().any()]) if not prices.empty else set()
     missing = sorted(set(symbols) - priced)
     if definition.universe == "tickers" and missing:
         more = " …" if len(missing) > 10 else ""
@@ -57,12 +61,11 @@ def compute(conn: sa.Connection, definition: IndexDefinition, end: date | None =
         since = f" from {definition.start}" if definition.start else ""
         raise ValueError(f"no stored prices for this universe{since}")
     start = definition.start
-    if start is not None and pd.Timestamp(start) < inputs.prices.index[0]:
+    if start is not None and pd.Timestamp(start) < prices.index[0]:
         start = None  # before the data: from its first session (said by the page)
-    ranked = definition.top_n is not None or definition.weighting == "cap"
     return build_index(
-        inputs.prices,
-        **(inputs.ranking() if ranked else {}),
+        prices,
+        **(inputs.ranking() if inputs is not None else {}),
         **build_kwargs(definition),
         universe=list(definition.tickers) or None,  # tickers: all priced (checked above); else every column
         start=start,

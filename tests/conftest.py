@@ -33,6 +33,18 @@ for _name in ("DATABASE_URL", "APP_ENV", "RENDER", "TERMINAL_PASSWORD", "AUTH_SE
 guard.install()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_collection_after_each_apptest_run() -> None:
+    """AppTest reads .streamlit/config.toml, whose runner.postScriptGC runs a full collection after every script
+    run: cheap in the served app, whose start-up heap is frozen (streamlit_app.py), but a pass over the whole pytest
+    heap (every module and fixture) after each of the suite's thousands of page runs here. It frees memory and
+    changes no page's output; benchmarks/memory.py measures it in the real server, and the browser tests' servers
+    run with it."""
+    from streamlit import config
+
+    config.set_option("runner.postScriptGC", False)
+
+
 @pytest.fixture(scope="session")
 def pg_server_url() -> Iterator[str]:
     """A maintenance URL on a real PostgreSQL server (its `postgres` database)."""
@@ -187,10 +199,12 @@ def app_on(monkeypatch):
         use_database(monkeypatch, url, **env)
         startup.run_startup()
         st.cache_data.clear()
+        st.cache_resource.clear()
         return get_engine()
 
     yield _start
     st.cache_data.clear()
+    st.cache_resource.clear()
     startup.reset()
     reset_engine()
     get_settings.cache_clear()

@@ -34,10 +34,14 @@ def sectors(version: int) -> list[str]:
     return read(index_reads.sectors)
 
 
-@st.cache_data(ttl=TTL, show_spinner="Building the index…", max_entries=MAX_COMPUTED)
+@st.cache_resource(ttl=TTL, show_spinner="Building the index…", max_entries=MAX_COMPUTED)
 def index_result(version: int, definition_json: str) -> IndexResult:
     """The index a definition (as JSON: a hashable key) describes, on the data of `version`; ValueError as
-    analytics.index raises it (not cached: the page shows it)."""
+    analytics.index raises it (not cached: the page shows it).
+
+    One object shared by every session (st.cache_resource), not a copy per run: an S&P 500 index holds its weights
+    (about 10 MiB), and each session's export buttons keep the result they were drawn with. Read-only: the page and
+    these loaders derive new frames from it and never change it (pandas' copy-on-write; a test checks it)."""
     definition = IndexDefinition.from_dict(json.loads(definition_json))
     return read(index_builder.compute, definition)
 

@@ -95,6 +95,41 @@ def test_bad_input_is_a_message_not_a_traceback(index_db, tickers, message):
     assert message in messages(at)
 
 
+def assert_same_result(left, right) -> None:
+    for name in ("levels", "gross_levels", "turnover", "costs"):
+        pd.testing.assert_series_equal(getattr(left, name), getattr(right, name), check_exact=True)
+    for name in ("weights", "schedule", "changes", "ranks"):
+        pd.testing.assert_frame_equal(getattr(left, name), getattr(right, name), check_exact=True)
+    pd.testing.assert_index_equal(left.rebalance_dates, right.rebalance_dates)
+    assert (left.base, left.cost_bps, left.notes) == (right.base, right.cost_bps, right.notes)
+
+
+def test_the_shared_index_result_is_never_changed_by_a_page_run(index_db, monkeypatch, downloads):
+    """index_result is one object every session reads (st.cache_resource): drawing every view of the page, the
+    other weighting and each export leaves it equal to a fresh computation of its definition."""
+    built = []
+    compute = index_loaders.index_builder.compute
+
+    def recorded(conn, definition):
+        built.append((definition, compute(conn, definition)))
+        return built[-1][1]
+
+    monkeypatch.setattr(index_loaders.index_builder, "compute", recorded)
+    at = open_index({"ix_universe": "Tickers", "ix_tickers": "AAPL,MSFT,NVDA", "ix_rebalance": "Month end"})
+    at.toggle(key="ix_other").set_value(True).run()
+    for tab in ("Changes", "Turnover and costs", "Composition"):
+        at.query_params["ix_tab"] = tab
+        at.run()
+        assert not at.exception, at.exception
+    assert {"Levels CSV", "Members CSV", "Changes CSV", "JSON", "XLSX"} <= set(downloads)
+    assert all(downloads[label]() for label in ("Levels CSV", "Members CSV", "Changes CSV", "JSON", "XLSX"))
+
+    assert sorted(d.weighting for d, _ in built) == ["cap", "equal"]  # each built once, for every run
+    with index_db.connect() as conn:
+        for definition, shared in built:
+            assert_same_result(shared, compute(conn, definition))  # the original, not the recording wrapper
+
+
 def test_saving_queues_the_levels_and_the_saved_index_is_drawn_from_them(index_db):
     at = open_index({"ix_universe": "Tickers", "ix_tickers": "AAPL,MSFT,JPM", "ix_rebalance": "Quarter end"})
     at.text_input(key="ix_name").input("Three names").run()
@@ -170,6 +205,7 @@ def sp500_db(index_db, tmp_path):
     import streamlit as st
 
     st.cache_data.clear()
+    st.cache_resource.clear()
     return index_db
 
 

@@ -7,7 +7,7 @@ The demo is loaded once for the module (about 6 s) into a copy of the sample dat
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date
 
 import numpy as np
@@ -67,22 +67,6 @@ def demo_url(make_sample_database) -> str:
 @pytest.fixture
 def demo(app_on, demo_url) -> sa.Engine:
     return app_on(demo_url)
-
-
-@pytest.fixture
-def downloads(monkeypatch) -> dict[str, Callable[[], bytes]]:
-    """What the page hands each download button, by label (the page builds its files on click)."""
-    from streamlit.elements.widgets.button import ButtonMixin
-
-    captured: dict[str, Callable[[], bytes]] = {}
-    original = ButtonMixin.download_button
-
-    def spy(self, label, data, *args, **kwargs):
-        captured[label] = data
-        return original(self, label, data, *args, **kwargs)
-
-    monkeypatch.setattr(ButtonMixin, "download_button", spy)
-    return captured
 
 
 def ok(at) -> None:

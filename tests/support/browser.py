@@ -64,7 +64,10 @@ def download_button(page: Page, label: str) -> Locator:
 
 
 def download(page: Page, label: str, nth: int = 0) -> Path:
-    """Click a download button and save what the browser receives under OUTPUT; returns the file."""
+    """Once the run in progress has finished, click a download button and save what the browser receives under
+    OUTPUT; returns the file. (A button drawn by a run that a later one replaces loses its file when that run ends:
+    a click in between downloads nothing, in Streamlit as for a user.)"""
+    idle(page)
     with page.expect_download(timeout=RUN_MS) as info:
         download_button(page, label).nth(nth).click()
     got = info.value
