@@ -221,8 +221,8 @@ def chosen_range(preset: str, symbols: Sequence[str], spans, dates_key: str) -> 
     symbols' stored span) for `symbols`; stops the page until a custom range has both ends."""
     from analytics import market
 
-    first = min(spans.loc[s, "first"] for s in symbols)
-    last = max(spans.loc[s, "last"] for s in symbols)
+    known = spans.loc[list(symbols)]
+    first, last = known["first"].min(), known["last"].max()
     if preset != market.CUSTOM:
         return market.resolve_range(preset, last, first)
     picked = custom_dates("Custom range", dates_key, first, last, date(last.year - 1, last.month, 1))

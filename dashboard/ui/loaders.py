@@ -178,12 +178,22 @@ def quotes_stored() -> bool:
 
 
 def sources(version: int, symbols: Iterable[str]) -> list[str]:
-    return _sources(version, market_reads.clean_symbols(symbols))
+    """The distinct sources of the stored bars of `symbols` (market_reads.sources), remembered per symbol: a list
+    that shares most of its symbols with one read before (another session's, a ticker added) reads only the others.
+    Reading a list's sources scans its bars (about 50 ms for 30 symbols)."""
+    cleaned = market_reads.clean_symbols(symbols)
+    known = _sources_by_symbol(version)
+    missing = [s for s in cleaned if s not in known]
+    if missing:
+        found = read(market_reads.sources_by_symbol, missing)
+        known.update({s: found.get(s, ()) for s in missing})  # one update: atomic for the other sessions' threads
+    return sorted({source for s in cleaned for source in known[s]})
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=LARGE)
-def _sources(version: int, symbols: tuple[str, ...]) -> list[str]:
-    return read(market_reads.sources, symbols)
+@st.cache_resource(ttl=TTL, show_spinner=False, max_entries=SMALL)
+def _sources_by_symbol(version: int) -> dict[str, tuple[str, ...]]:
+    """Per data version, the sources found so far, by symbol (filled by `sources`; one dict every session shares)."""
+    return {}
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=32)

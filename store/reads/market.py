@@ -159,6 +159,19 @@ def sources(conn: sa.Connection, symbols: Iterable[str]) -> list[str]:
     return list(conn.execute(query).scalars())
 
 
+def sources_by_symbol(conn: sa.Connection, symbols: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Per symbol of `symbols` with stored bars, the distinct sources of its bars (sorted); `sources`, by symbol."""
+    cleaned = clean_symbols(symbols)
+    if not cleaned:
+        return {}
+    t = tables.daily_bars
+    query = sa.select(t.c.symbol, t.c.source).where(t.c.symbol.in_(cleaned)).distinct().order_by(t.c.symbol, t.c.source)
+    found: dict[str, tuple[str, ...]] = {}
+    for symbol, source in conn.execute(query):
+        found[symbol] = (*found.get(symbol, ()), source)
+    return found
+
+
 def quote_window_start(now: datetime, hours: float) -> datetime:
     """The start of a look-back window of `hours` hours (0 < hours <= 336) before `now`."""
     if not (0 < hours <= 24 * 14):

@@ -116,8 +116,12 @@ def test_login_survives_a_refresh_and_logout_survives_one_too(server, browser): 
     page = context.new_page()
     page.goto(server.url + "/data-health")
     sign_in(page, "admin", PASSWORD)
-    page.get_by_role("heading", name="Data health").wait_for(timeout=20_000)
+    # The page may draw before the browser goes to /auth/session for its cookie: wait for the cookie, then for
+    # the page it comes back to (a script evaluated during that navigation would be cut off).
+    wait_until(lambda: session_cookie(context) is not None, lambda: str(context.cookies()))
     page.wait_for_url(re.compile(r"/data-health$"), timeout=20_000)  # back from /auth/session
+    page.wait_for_load_state("load")
+    page.get_by_role("heading", name="Data health").wait_for(timeout=20_000)
     cookie = session_cookie(context)
     assert cookie is not None, context.cookies()
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/"
