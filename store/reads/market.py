@@ -150,13 +150,8 @@ def quotes_stored(conn: sa.Connection) -> bool:
 
 
 def sources(conn: sa.Connection, symbols: Iterable[str]) -> list[str]:
-    """The distinct sources of the stored bars of `symbols`."""
-    cleaned = clean_symbols(symbols)
-    if not cleaned:
-        return []
-    t = tables.daily_bars
-    query = sa.select(t.c.source).where(t.c.symbol.in_(cleaned)).distinct().order_by(t.c.source)
-    return list(conn.execute(query).scalars())
+    """The distinct sources of the stored bars of `symbols`, sorted."""
+    return sorted({source for found in sources_by_symbol(conn, symbols).values() for source in found})
 
 
 def sources_by_symbol(conn: sa.Connection, symbols: Iterable[str]) -> dict[str, tuple[str, ...]]:
