@@ -355,6 +355,20 @@ def simulate_weights(
     )
 
 
+def _window_means(values: np.ndarray, rows: np.ndarray, window: int, min_obs: int) -> np.ndarray:
+    """Per column, the mean of the finite values among the `window` rows ending at each of `rows` (NaN with fewer
+    than `min_obs`): pandas' rolling(window, min_periods).mean() at those rows only, not at every session."""
+    out = np.full((len(rows), values.shape[1]), np.nan)
+    for k, row in enumerate(rows):
+        block = values[max(row - window + 1, 0) : row + 1]
+        finite = np.isfinite(block)
+        count = finite.sum(axis=0)
+        total = np.where(finite, block, 0.0).sum(axis=0)
+        enough = count >= min_obs
+        out[k, enough] = total[enough] / count[enough]
+    return out
+
+
 def _carry_forward(values: np.ndarray) -> np.ndarray:
     """Each column's last observed value carried forward, 0 before the first (the input itself if complete)."""
     finite = np.isfinite(values)
@@ -548,8 +562,7 @@ def build_index(
         shares_ref = _shares_asof(shares, symbols, ref_dates) if shares is not None else np.full((n_reb, n_sym), np.nan)
         mcap = price * shares_ref
         if dollar_volume is not None:
-            dv = pd.DataFrame(_aligned(dollar_volume, "dollar_volume", full))
-            adv = dv.rolling(adv_window, min_periods=min_adv_obs).mean().to_numpy()[ref_full]
+            adv = _window_means(_aligned(dollar_volume, "dollar_volume", full), ref_full, adv_window, min_adv_obs)
         else:
             adv = np.full((n_reb, n_sym), np.nan)
         has_cap = np.isfinite(mcap) & (mcap > 0)

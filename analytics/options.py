@@ -76,6 +76,9 @@ __all__ = [
 
 IV_LOWER = 1e-6  # lowest volatility searched (0.0001%)
 IV_UPPER = 10.0  # highest volatility searched (1000%)
+# Options priced or solved at once (each one alone, so blocks give the same numbers): the IV solver keeps about 40
+# arrays of its size, pricing about 25 (90,000 options at once: 35 and 20 MiB more while they run).
+BLOCK = 16_384
 DAYS_PER_YEAR = 365.0
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 _MAX_ITER = 100
@@ -213,6 +216,14 @@ def black_scholes(
 def _black_scholes(S: Any, K: Any, T: Any, r: Any, sigma: Any, q: Any, is_call: np.ndarray) -> Greeks:
     S, K, T, r, sigma, q, is_call = _broadcast(is_call, S, K, T, r, sigma, q)
     shape = S.shape
+    if S.size > BLOCK:
+        flat = [a.ravel() for a in (S, K, T, r, sigma, q, is_call)]
+        whole = {name: np.empty(S.size) for name in Greeks._fields}
+        for first in range(0, S.size, BLOCK):
+            part = _black_scholes(*(a[first : first + BLOCK] for a in flat))
+            for name in Greeks._fields:
+                whole[name][first : first + BLOCK] = getattr(part, name)
+        return Greeks(**{name: values.reshape(shape) for name, values in whole.items()})
     valid = (S > 0) & (K > 0) & (T > 0) & (sigma > 0) & np.isfinite(r) & np.isfinite(q)
     valid &= np.isfinite(S) & np.isfinite(K) & np.isfinite(T) & np.isfinite(sigma)
     idx = np.flatnonzero(valid)
@@ -339,6 +350,13 @@ def implied_volatility(
 def _implied_volatility(price: Any, S: Any, K: Any, T: Any, r: Any, q: Any, is_call: np.ndarray) -> ImpliedVolatility:
     price, S, K, T, r, q, is_call = _broadcast(is_call, price, S, K, T, r, q)
     shape = price.shape
+    if price.size > BLOCK:
+        flat = [a.ravel() for a in (price, S, K, T, r, q, is_call)]
+        iv, reason = np.empty(price.size), np.empty(price.size, dtype=object)
+        for first in range(0, price.size, BLOCK):
+            part = _implied_volatility(*(a[first : first + BLOCK] for a in flat))
+            iv[first : first + BLOCK], reason[first : first + BLOCK] = part.iv, part.reason
+        return ImpliedVolatility(iv.reshape(shape), reason.reshape(shape))
     reason = np.full(shape, IVReason.OK, dtype=object)
     # Later assignments win, so the list runs from least to most fundamental.
     reason[~(price > 0) | ~np.isfinite(price)] = IVReason.NO_PRICE

@@ -9,7 +9,7 @@ from analytics import formulas, macro
 from analytics.macro import AGGREGATION_FREQUENCIES, TENOR_SERIES, UNITS
 from dashboard.access import gate, operations
 from dashboard.ui import exports, formatting, loaders, macro_figures, url_state
-from dashboard.ui.components import load_or_stop, remember_tasks, watch_tasks
+from dashboard.ui.components import drop_unbounded_numbers, load_or_stop, remember_tasks, watch_tasks
 from dashboard.ui.text import plain
 from store import clock
 from store.settings import get_settings
@@ -401,6 +401,7 @@ with curve_tab:
         key="macro_spread_start",
         bind="query-params",
     )
+    drop_unbounded_numbers("macro_inv_min")  # an integer input: Streamlit raises on ?macro_inv_min=inf
     min_sessions = int(
         h2.number_input(
             "Minimum inversion (sessions)",
@@ -468,6 +469,7 @@ with stock_tab:
             key="beta_series",
             bind="query-params",
         )
+        drop_unbounded_numbers("beta_window")
         window = int(
             c3.number_input(
                 "Window (days)",

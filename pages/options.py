@@ -10,7 +10,7 @@ from dashboard.access import gate, operations
 from dashboard.ui import exports, formatting, loaders
 from dashboard.ui import options_figures as figs
 from dashboard.ui import options_loaders as ol
-from dashboard.ui.components import data_header, load_or_stop, remember_tasks, watch_tasks
+from dashboard.ui.components import data_header, drop_unbounded_numbers, load_or_stop, remember_tasks, watch_tasks
 from dashboard.ui.text import plain
 
 user = gate.require_login()
@@ -212,6 +212,7 @@ st.caption(
     )
 )
 D = ol.DEFAULTS
+drop_unbounded_numbers("op_months", "op_window", "op_roll")  # integer inputs: Streamlit raises on ?op_months=inf
 cols = st.columns(7)
 kind = cols[0].segmented_control(
     "Type", list(KINDS), default=D.kind, format_func=KINDS.get, required=True, key="op_kind", bind="query-params"

@@ -13,6 +13,7 @@ import streamlit as st
 from analytics.backtest import BacktestResult
 from dashboard.ui import backtest_figures, exports, formatting, url_state
 from dashboard.ui import backtest_loaders as bt
+from dashboard.ui.components import drop_unbounded_numbers
 from dashboard.ui.text import plain
 
 PERCENT = "percent"
@@ -62,6 +63,7 @@ def param_input(container: Any, param: bt.Param, default: Any, taken: MutableMap
         )
     else:
         kind = int if param.kind == "int" else float
+        drop_unbounded_numbers(key)
         value = container.number_input(
             param.label,
             min_value=kind(param.low),

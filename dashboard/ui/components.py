@@ -129,6 +129,25 @@ def watch_tasks(key: str, read: Callable[[int], dict | None], cancel: Callable[[
 # -- URL state: links that reproduce a view, old links, custom date ranges ------------------------------------------
 
 
+def drop_unbounded_numbers(*keys: str) -> list[str]:
+    """Remove from the URL the values of these number inputs' keys that are infinite or NaN (url_state.
+    unbounded_number), before the widgets read them: the widget then starts from its default and the page's
+    refused-link warning names the value. Returns the keys dropped."""
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    dropped = [key for key in keys if key in st.query_params and url_state.unbounded_number(st.query_params[key])]
+    ctx = get_script_run_ctx()
+    for key in dropped:
+        del st.query_params[key]
+        # A bound widget is seeded from the URL as the page was opened, not from st.query_params: forget it there
+        # too (Streamlit's internals; on a Streamlit without them the widget still raises and the page shows it).
+        try:
+            ctx.session_state._state.query_params._initial_query_params.pop(key, None)  # type: ignore[union-attr]
+        except AttributeError:
+            log.warning("could not drop the link value of %s from Streamlit's initial query parameters", key)
+    return dropped
+
+
 def share_link(params: Mapping[str, str | Sequence[str]], label: str = "Link to this view") -> str:
     """The view's link in a code box, whose copy button puts it on the clipboard; returns the link.
 

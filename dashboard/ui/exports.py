@@ -11,7 +11,6 @@ from datetime import date, datetime
 import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
-from openpyxl.utils import get_column_letter
 from streamlit.runtime.media_file_storage import MediaFileKind
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
@@ -135,6 +134,9 @@ def _text_width(value: object, number_format: str | None) -> int:
 
 def _write_sheet(writer: pd.ExcelWriter, name: str, data: pd.DataFrame, percent: Iterable[str]) -> None:
     """One sheet: the frame, each column in its number format, the header frozen, widths from the contents."""
+    # openpyxl (with lxml, about 13 MiB of modules) is imported by the first XLSX export, not by every app process.
+    from openpyxl.utils import get_column_letter
+
     sheet_name = name[:31]
     # Timezones are refused by Excel: the wall time is written, and the header says which zone it is in.
     frame = data.copy()

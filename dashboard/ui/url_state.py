@@ -223,6 +223,15 @@ BACKTEST_KEYS = {
 BACKTEST_DEFAULT_TICKERS = "AAPL,MSFT,NVDA,AMZN,GOOGL,META,JPM,XOM,JNJ,UNH"
 
 
+def unbounded_number(text: object) -> bool:
+    """True for a URL value that reads as an infinite or NaN number ("inf", "-Infinity", "nan"): Streamlit's integer
+    number_input raises on such a bound value (OverflowError) rather than refusing it."""
+    try:
+        return not math.isfinite(float(str(text)))
+    except ValueError:
+        return False
+
+
 def param_key(name: str) -> str:
     """The widget (and URL) key of a strategy parameter."""
     return f"{BACKTEST_PREFIX}{name}"

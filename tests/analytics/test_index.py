@@ -497,3 +497,26 @@ def test_explicit_universe_and_window() -> None:
     # Set at 50/50 on 03-27, reset on 03-28 (quarter end), then B +10% and A flat.
     day2 = 1000 * (0.5 * 120 / 110 + 0.5 * 0.8)
     np.testing.assert_allclose(r.levels.to_numpy(), [1000, day2, day2 * 1.05], rtol=1e-14)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.integers(1, 40),
+    st.integers(1, 6),
+    st.integers(1, 12),
+    st.integers(1, 12),
+    st.floats(0.0, 0.6),
+    st.integers(0, 2**31 - 1),
+)
+def test_dollar_volume_windows_are_pandas_rolling_means_at_the_reference_rows(n, m, window, min_obs, gaps, seed):
+    """The ranking's average dollar volume is computed at the reference rows only; the oracle is pandas'
+    rolling(window, min_periods).mean() over every row, read at those rows."""
+    from analytics.index import _window_means
+
+    min_obs = min(min_obs, window)
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(1e5, 1e9, (n, m))
+    values[rng.random((n, m)) < gaps] = np.nan
+    rows = np.unique(rng.integers(0, n, max(1, n // 3)))
+    expected = pd.DataFrame(values).rolling(window, min_periods=min_obs).mean().to_numpy()[rows]
+    np.testing.assert_allclose(_window_means(values, rows, window, min_obs), expected, rtol=1e-12)

@@ -669,3 +669,29 @@ def test_bad_inputs_raise() -> None:
         select_contract_series(chain, pd.Series([4.0], index=pd.DatetimeIndex(["2026-03-02"])))
     with pytest.raises(ValueError, match="no Treasury column"):
         select_contract_series(chain, pd.DataFrame({"X": [4.0]}, index=pd.DatetimeIndex(["2026-03-02"])))
+
+
+def test_pricing_and_solving_in_blocks_gives_the_same_numbers(monkeypatch):
+    """Chains larger than analytics.options.BLOCK are priced and solved a block at a time (less memory at once);
+    every option is computed alone, so any block size gives the same numbers, bit for bit, and the same reasons."""
+    import analytics.options as options_module
+
+    rng = np.random.default_rng(7)
+    n = 1_001
+    spot = rng.uniform(50, 150, n)
+    strike = rng.uniform(40, 160, n)
+    years = rng.choice([-0.1, 0.0, 0.02, 0.25, 1.5], n)
+    rate, q = rng.uniform(0.0, 0.06, n), rng.uniform(0.0, 0.03, n)
+    kind = rng.choice(np.array(["C", "P"], dtype=object), n)
+    true_vol = rng.uniform(0.05, 1.2, n)
+    price = black_scholes(spot, strike, np.abs(years), rate, true_vol, q, kind).price * rng.choice([1.0, 0.0, 3.0], n)
+    whole_greeks = black_scholes(spot, strike, years, rate, true_vol, q, kind)
+    whole_iv = implied_volatility(price, spot, strike, years, rate, q, kind)
+    monkeypatch.setattr(options_module, "BLOCK", 64)
+    blocked_greeks = black_scholes(spot, strike, years, rate, true_vol, q, kind)
+    blocked_iv = implied_volatility(price, spot, strike, years, rate, q, kind)
+    for name in whole_greeks._fields:
+        np.testing.assert_array_equal(getattr(blocked_greeks, name), getattr(whole_greeks, name))
+    np.testing.assert_array_equal(blocked_iv.iv, whole_iv.iv)
+    assert list(blocked_iv.reason) == list(whole_iv.reason)
+    assert np.isfinite(whole_iv.iv).sum() > n // 5 and len(set(whole_iv.reason)) > 2  # solved and refused alike

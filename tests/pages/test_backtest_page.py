@@ -422,3 +422,11 @@ def test_a_saved_index_runs_as_a_strategy_on_the_same_chart(writable_app):
     table = frame(at, "sharpe").set_index("portfolio")
     assert table.loc["Index: Big four", "total_return"] == pytest.approx(expected - 1, rel=1e-9)
     indices.delete(writable_app, "admin", "Big four")
+
+
+def test_an_infinite_strategy_parameter_in_a_link_is_refused_not_a_traceback(ready_app):
+    """Found by the fuzz test above: ?bt_skip=Infinity made Streamlit's integer input raise (OverflowError)."""
+    at = open_page("backtest", {"bt_strategy": "Time-series momentum (12-1)", "bt_skip": "Infinity"})
+    assert not at.exception, at.exception
+    assert "bt_skip" not in at.query_params
+    assert at.dataframe or at.warning or at.info

@@ -270,3 +270,15 @@ def test_calls_and_puts_sit_side_by_side_around_the_strike():
     assert ol.smile_rows(chain, [expiry], spot).empty
     near = chain["iv"].notna() & ((chain["strike"] / spot - 1).abs() <= ol.CHART_MONEYNESS)
     assert len(ol.smile_rows(chain, [expiry], spot, traded_only=False)) == near.sum() > 60
+
+
+@pytest.mark.parametrize("value", ["inf", "-Infinity", "1e400"])
+def test_an_infinite_integer_in_a_link_falls_back_to_the_default(demo, value):
+    """Streamlit's integer number_input raises OverflowError on an infinite bound value; the page drops it from the
+    URL first (components.drop_unbounded_numbers), so the series runs on the default months."""
+    at = open_page("options", {"op_months": value, "op_window": "20"})
+    assert not at.exception, at.exception
+    from dashboard.ui import options_loaders as ol
+
+    assert at.number_input(key="op_months").value == ol.DEFAULTS.months
+    assert "op_months" not in at.query_params and at.number_input(key="op_window").value == 20  # the others stay

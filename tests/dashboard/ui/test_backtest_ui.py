@@ -204,3 +204,25 @@ def test_heat_maps():
     one = backtest_figures.sweep_heatmap(sweep[sweep["slow"] == 20], "fast", None, "sharpe_oos", "t", (-1.0, 1.0))
     assert np.asarray(one.data[0].z).shape == (1, 2)
     assert backtest_figures.sharpe_range(pd.Series([0.5, -2.0]), pd.Series([np.nan, 1.0])) == (-2.0, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "unbounded"),
+    [
+        ("inf", True),
+        ("-Infinity", True),
+        ("1e400", True),
+        ("nan", True),
+        ("NaN", True),
+        ("5", False),
+        ("1e9", False),
+        ("", False),
+        ("abc", False),
+        ("-3", False),
+        ("2.5", False),
+    ],
+)
+def test_unbounded_numbers_in_links(text, unbounded):
+    from dashboard.ui import url_state
+
+    assert url_state.unbounded_number(text) is unbounded

@@ -23,7 +23,19 @@ SYMBOLS = ["AAPL", "MSFT", "NVDA", "TLT", "GLD", "SPY"]
 def spec(fig: object) -> dict:
     """What st.plotly_chart sends for `fig` (its own two calls), parsed."""
     figure = plotly.tools.return_figure_from_figure_or_data(fig, validate_figure=True)
-    return json.loads(pio.to_json(figure, validate=False))
+    return _dates_as_days(json.loads(pio.to_json(figure, validate=False)))
+
+
+def _dates_as_days(value: object) -> object:
+    """Midnight timestamps as the day: plotly's JSON engines write a date index as "2019-06-03" (json) or
+    "2019-06-03T00:00:00" (orjson, which the app installs); plotly.js reads both as the same day."""
+    if isinstance(value, dict):
+        return {k: _dates_as_days(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_dates_as_days(v) for v in value]
+    if isinstance(value, str) and len(value) == 19 and value.endswith("T00:00:00"):
+        return value[:10]
+    return value
 
 
 @pytest.fixture(scope="module")

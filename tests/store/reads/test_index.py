@@ -163,3 +163,37 @@ def test_stored_levels_are_read_back(db):
         none = reads.index_levels(conn, saved.id + 1000)
     assert levels.index.equals(days) and levels["level_gross"].tolist() == [1000.0, 1010.0, 1020.5]
     assert later.index[0] == pd.Timestamp("2024-01-03") and none.empty
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 1000])
+def test_wide_reads_are_the_same_whatever_symbols_go_in_one_copy(db, monkeypatch, chunk):
+    """adjusted_closes and raw_closes read a hundred symbols per COPY (bulk.copy_wide); the oracle is one query
+    of the table pivoted by pandas, whatever the chunk (a symbol without rows sits alone in a chunk of 1)."""
+    from store.reads import bulk
+
+    monkeypatch.setattr(bulk, "CHUNK", chunk)
+    symbols = ["AAPL", "NFLX", "BRK.B", "DFS", "XOM", "ZZZZ"]
+    with db.connect() as conn:
+        prices = market.adjusted_closes(conn, symbols, date(2024, 8, 1), date(2024, 10, 31))
+        raw = reads.raw_closes(conn, symbols, date(2024, 8, 1), date(2024, 10, 31))
+        table = pd.read_sql(
+            sa.text(
+                "select b.date, b.symbol, b.adj_close, r.close, r.volume from daily_bars b "
+                "left join raw_closes r using (symbol, date) where b.symbol = any(:s) "
+                "and b.date between '2024-08-01' and '2024-10-31'"
+            ),
+            conn,
+            params={"s": symbols},
+            parse_dates=["date"],
+        )
+    expected = table.pivot(index="date", columns="symbol", values="adj_close")
+    assert list(prices.columns) == sorted(set(table["symbol"])) and "ZZZZ" not in prices
+    assert prices.index.is_monotonic_increasing and prices.index.name == "date" and prices.columns.name == "symbol"
+    np.testing.assert_array_equal(prices.to_numpy(), expected[list(prices.columns)].to_numpy())
+    np.testing.assert_array_equal(prices.index.to_numpy(), expected.index.to_numpy())
+    assert list(raw.close.columns) == sorted(symbols) and raw.close["ZZZZ"].isna().all()
+    stored = table.dropna(subset=["close"])
+    close = stored.pivot(index="date", columns="symbol", values="close").reindex(columns=sorted(symbols))
+    volume = stored.pivot(index="date", columns="symbol", values="volume").reindex(columns=sorted(symbols))
+    np.testing.assert_array_equal(raw.close.reindex(close.index).to_numpy(), close.to_numpy())
+    np.testing.assert_array_equal(raw.dollar_volume.reindex(close.index).to_numpy(), (close * volume).to_numpy())
