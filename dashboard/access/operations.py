@@ -11,8 +11,8 @@ import re
 from datetime import date
 
 from dashboard.access import audit
-from ingestion import queue
 from ingestion.jobs import JOBS
+from ingestion.queue_reads import SAMPLE_LOADS
 from store import universe
 from store.db import get_engine
 from store.identifiers import SYMBOL
@@ -20,7 +20,7 @@ from store.identifiers import SYMBOL
 # What the Run-now form offers: job -> (what its items are, whether it takes a date range); a bundled dataset's
 # load ("sp500": the S&P 500 demo) takes neither.
 JOB_CHOICES = {name: ("symbols" if job.items is SYMBOL else "FRED series", job.backfill) for name, job in JOBS.items()}
-JOB_CHOICES.update({name: ("", False) for name in queue.SAMPLE_LOADS})
+JOB_CHOICES.update({name: ("", False) for name in SAMPLE_LOADS})
 DEMO_LOADS = {
     "sp500": "the S&P 500 demo dataset (about 540 stocks 2019-2026, a million rows; about 30 s)",
     "options-demo": "the option-chain demo (SPY and AAPL calls up to 120 days out, 63 sessions, 314k rows)",
@@ -45,8 +45,10 @@ def request_run(
 
     Returns the task id whose progress the page polls.
     """
+    from ingestion import queue  # Procrastinate and psycopg 3 (about 19 MiB): loaded by the first action
+
     chosen = [p for p in re.split(r"[\s,;]+", items) if p] if isinstance(items, str) else list(items or [])
-    if job in queue.SAMPLE_LOADS:
+    if job in SAMPLE_LOADS:
         if chosen or start or end:
             raise ValueError(f"the {job} load takes no items or dates: it loads the whole bundled dataset")
         task = queue.request_sample_load(job, requested_by=actor)
@@ -61,6 +63,8 @@ def request_run(
 
 def cancel(task_id: int, *, actor: str, client_ip: str | None) -> bool:
     """Cancel a queued task (False when it already started or finished)."""
+    from ingestion import queue  # Procrastinate and psycopg 3 (about 19 MiB): loaded by the first action
+
     cancelled = queue.cancel(task_id)
     if cancelled:
         _audit("run_cancelled", actor, client_ip, {"task": task_id})
@@ -69,6 +73,8 @@ def cancel(task_id: int, *, actor: str, client_ip: str | None) -> bool:
 
 def retry(queue_job_id: int, *, actor: str, client_ip: str | None) -> bool:
     """Queue a failed task again (False when it is not a failed task)."""
+    from ingestion import queue  # Procrastinate and psycopg 3 (about 19 MiB): loaded by the first action
+
     retried = queue.retry(queue_job_id, requested_by=actor)
     if retried:
         _audit("task_retried", actor, client_ip, {"queue_job": queue_job_id})

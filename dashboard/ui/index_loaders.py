@@ -15,7 +15,6 @@ from analytics.index import IndexResult
 from dashboard.ui import exports
 from dashboard.ui.loaders import LARGE, SMALL, TTL, read
 from ingestion import indices as index_builder
-from ingestion import queue
 from store import indices
 from store.db import get_engine
 from store.indices import IndexDefinition, SavedIndex
@@ -61,6 +60,8 @@ def saved_indices(username: str) -> list[SavedIndex]:
 
 def save_index(username: str, name: str, definition: IndexDefinition) -> SavedIndex:
     """Save (ValueError: nothing saved), then queue the computation of its levels (the worker stores them)."""
+    from ingestion import queue  # Procrastinate and psycopg 3: loaded by the first save, not with the page
+
     saved = indices.save(get_engine(), username, name, definition)
     queue.request_index_levels([saved.id])
     return saved

@@ -17,7 +17,7 @@ import streamlit as st
 
 from analytics import formulas, macro, market, peers, portfolio, risk
 from analytics import freshness as freshness_rules
-from ingestion import queue
+from ingestion import queue_reads
 from store import calendar, clock, saved_views, universe
 from store import watchlists as watchlist_store
 from store.db import get_engine
@@ -472,13 +472,13 @@ def universe_entries(kind: str) -> pd.DataFrame:
 
 @st.cache_data(ttl=2, show_spinner=False, max_entries=4)
 def queue_depth() -> pd.DataFrame:
-    return pd.DataFrame(read(queue.queue_depth), columns=["task_name", "status", "tasks", "oldest_seconds"])
+    return pd.DataFrame(read(queue_reads.queue_depth), columns=["task_name", "status", "tasks", "oldest_seconds"])
 
 
 @st.cache_data(ttl=2, show_spinner=False, max_entries=4)
 def failed_tasks(limit: int = 50) -> pd.DataFrame:
     columns = ["queue_job_id", "task_name", "attempts", "failed_at", "task_id", "message", "requested_by"]
-    return pd.DataFrame(read(queue.failed_tasks, limit), columns=columns)
+    return pd.DataFrame(read(queue_reads.failed_tasks, limit), columns=columns)
 
 
 @st.cache_data(ttl=2, show_spinner=False, max_entries=4)
@@ -487,12 +487,12 @@ def recent_tasks(limit: int = 100) -> pd.DataFrame:
         "id", "task", "state", "queue_status", "requested_by", "done", "total", "rows_written", "step", "message",
         "created_at", "started_at", "finished_at", "attempts", "queue_job_id", "run_id", "params",
     ]  # fmt: skip
-    return pd.DataFrame(read(queue.recent_tasks, limit), columns=columns)
+    return pd.DataFrame(read(queue_reads.recent_tasks, limit), columns=columns)
 
 
 def task(task_id: int) -> dict | None:
     """One task's progress record, read fresh (a page polls it every second)."""
-    found = read(queue.recent_tasks, 1, task_id=task_id)
+    found = read(queue_reads.recent_tasks, 1, task_id=task_id)
     return found[0] if found else None
 
 

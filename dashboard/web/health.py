@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from dashboard.web import startup
-from ingestion import queue
+from ingestion import queue_reads
 from store import __version__, clock
 from store.db import create_db_engine, get_engine
 from store.errors import first_line
@@ -51,7 +51,7 @@ def probe(engine: sa.Engine, settings: Settings) -> dict[str, Any]:
         conn.execute(sa.text(f"SET LOCAL statement_timeout = {int(settings.healthz_check_timeout_seconds * 1000)}"))
         fresh = freshness(conn)
         workers = worker_states(conn, settings.worker_heartbeat_seconds)
-        depth = queue.queue_depth(conn)
+        depth = queue_reads.queue_depth(conn)
         conn.rollback()
     waiting = [row for row in depth if row["status"] == "todo"]
     live = [w for w in workers if w.status in LIVE]

@@ -58,7 +58,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from dashboard.web import startup
-from ingestion import queue
+from ingestion import queue_reads
 from store import __version__, clock
 from store.db import create_db_engine, get_engine
 from store.errors import first_line
@@ -168,12 +168,12 @@ def _at_utc(day: date, hour: int) -> datetime:
 
 
 def _read_queue(conn: sa.Connection, facts: DatabaseFacts) -> None:
-    facts.queue_present = queue.installed(conn)
+    facts.queue_present = queue_reads.installed(conn)
     if not facts.queue_present:
         return
-    facts.queue_jobs.update(queue.status_counts(conn))
-    facts.queue_oldest_todo.update(queue.oldest_waiting(conn))
-    facts.task_durations.update(queue.task_durations(conn, TASK_BUCKETS))
+    facts.queue_jobs.update(queue_reads.status_counts(conn))
+    facts.queue_oldest_todo.update(queue_reads.oldest_waiting(conn))
+    facts.task_durations.update(queue_reads.task_durations(conn, TASK_BUCKETS))
 
 
 def _read_providers(conn: sa.Connection, facts: DatabaseFacts) -> None:
