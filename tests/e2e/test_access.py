@@ -254,6 +254,9 @@ def test_no_secret_reaches_the_logs_over_a_full_run(secret_database_url, browser
         engine.dispose()
         sign_in(page, "admin", secrets["TERMINAL_PASSWORD"])
         page.get_by_role("heading", name="Overview").wait_for(timeout=30_000)
+        # The page may draw before the browser has been to /auth/session for its cookie (as above): a reload before
+        # then is a signed-out page.
+        wait_until(lambda: session_cookie(context) is not None, lambda: str(context.cookies()))
         page.reload()
         page.get_by_role("heading", name="Overview").wait_for(timeout=30_000)
         page.get_by_role("link", name="Audit log").click()
