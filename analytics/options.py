@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -179,6 +179,15 @@ def _broadcast(is_call: np.ndarray, *values: object) -> list[np.ndarray]:
     return list(np.broadcast_arrays(*arrays, is_call))
 
 
+def _in_blocks(compute: Callable[..., Any], arrays: tuple[np.ndarray, ...]) -> Any:
+    """`compute` (returning a NamedTuple of arrays) over BLOCK elements of the broadcast `arrays` at a time, its
+    fields put back together in the arrays' shape: every option is computed alone, so the numbers are the same."""
+    flat = [a.ravel() for a in arrays]
+    parts = [compute(*(a[first : first + BLOCK] for a in flat)) for first in range(0, flat[0].size, BLOCK)]
+    kind = type(parts[0])
+    return kind(*(np.concatenate([getattr(p, f) for p in parts]).reshape(arrays[0].shape) for f in kind._fields))
+
+
 def _otm_time_value(x: np.ndarray, s: np.ndarray) -> np.ndarray:
     """Normalised Black time value b(x, s) for x = -|ln(F/K)| <= 0 and s = sigma*sqrt(T) > 0.
 
@@ -217,13 +226,7 @@ def _black_scholes(S: Any, K: Any, T: Any, r: Any, sigma: Any, q: Any, is_call: 
     S, K, T, r, sigma, q, is_call = _broadcast(is_call, S, K, T, r, sigma, q)
     shape = S.shape
     if S.size > BLOCK:
-        flat = [a.ravel() for a in (S, K, T, r, sigma, q, is_call)]
-        whole = {name: np.empty(S.size) for name in Greeks._fields}
-        for first in range(0, S.size, BLOCK):
-            part = _black_scholes(*(a[first : first + BLOCK] for a in flat))
-            for name in Greeks._fields:
-                whole[name][first : first + BLOCK] = getattr(part, name)
-        return Greeks(**{name: values.reshape(shape) for name, values in whole.items()})
+        return _in_blocks(_black_scholes, (S, K, T, r, sigma, q, is_call))
     valid = (S > 0) & (K > 0) & (T > 0) & (sigma > 0) & np.isfinite(r) & np.isfinite(q)
     valid &= np.isfinite(S) & np.isfinite(K) & np.isfinite(T) & np.isfinite(sigma)
     idx = np.flatnonzero(valid)
@@ -351,12 +354,7 @@ def _implied_volatility(price: Any, S: Any, K: Any, T: Any, r: Any, q: Any, is_c
     price, S, K, T, r, q, is_call = _broadcast(is_call, price, S, K, T, r, q)
     shape = price.shape
     if price.size > BLOCK:
-        flat = [a.ravel() for a in (price, S, K, T, r, q, is_call)]
-        iv, reason = np.empty(price.size), np.empty(price.size, dtype=object)
-        for first in range(0, price.size, BLOCK):
-            part = _implied_volatility(*(a[first : first + BLOCK] for a in flat))
-            iv[first : first + BLOCK], reason[first : first + BLOCK] = part.iv, part.reason
-        return ImpliedVolatility(iv.reshape(shape), reason.reshape(shape))
+        return _in_blocks(_implied_volatility, (price, S, K, T, r, q, is_call))
     reason = np.full(shape, IVReason.OK, dtype=object)
     # Later assignments win, so the list runs from least to most fundamental.
     reason[~(price > 0) | ~np.isfinite(price)] = IVReason.NO_PRICE

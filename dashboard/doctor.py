@@ -72,12 +72,12 @@ def run_checks() -> list[Check]:
         checks.append(Check("ok", "providers", "every provider is configured"))
 
     from dashboard.web.health import degraded_reasons, probe
-    from ingestion import queue
+    from ingestion import queue_reads
 
     try:
         facts = probe(engine, settings)
         with engine.connect() as conn:
-            failed = queue.failed_tasks(conn, limit=1000)
+            failed = queue_reads.failed_tasks(conn, limit=1000)
     except Exception as exc:  # noqa: BLE001 - report it, as the health check would
         return [*checks, Check("FAIL", "database", f"reads failed: {first_line(exc)}")]
     reasons = degraded_reasons(facts, settings)

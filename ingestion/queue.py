@@ -38,15 +38,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from ingestion import horse, scheduler
 from ingestion.config import IngestionConfig, load_config
 from ingestion.progress import Progress
-from ingestion.queue_reads import JOB_STATUS
-from ingestion.queue_reads import SAMPLE_LOADS as SAMPLE_LOADS
-from ingestion.queue_reads import failed_tasks as failed_tasks
-from ingestion.queue_reads import installed as installed
-from ingestion.queue_reads import oldest_waiting as oldest_waiting
-from ingestion.queue_reads import queue_depth as queue_depth
-from ingestion.queue_reads import recent_tasks as recent_tasks
-from ingestion.queue_reads import status_counts as status_counts
-from ingestion.queue_reads import task_durations as task_durations
+from ingestion.queue_reads import JOB_STATUS, SAMPLE_LOADS
 from ingestion.scheduler import SCHEDULES, due_jobs, fired_jobs, next_runs
 from ingestion.supervisor import PARENT_ENV
 from store import clock, tables
@@ -56,8 +48,7 @@ from store.sessions import SessionTable
 from store.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
-# What the operations page, /metrics and /healthz read (failed_tasks ... task_durations) lives in ingestion.queue_reads,
-# imported above so that callers of this module find it here too.
+# What the operations page, /metrics and /healthz read of the queue is in ingestion.queue_reads (no Procrastinate).
 
 INGESTION_QUEUE = "ingestion"
 SCHEDULE_QUEUE = "schedule"

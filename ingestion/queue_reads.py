@@ -1,5 +1,5 @@
 """What the operations page, /metrics and /healthz read of the job queue: SQL on Procrastinate's tables and the
-progress records, without importing Procrastinate (psycopg 3 and its pool: about 19 MiB that the web app needs
+progress records, without importing Procrastinate (with psycopg 3 and its pool: about 11 MiB that the web app needs
 only when someone queues or cancels a task, through ingestion.queue)."""
 
 from __future__ import annotations

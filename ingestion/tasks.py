@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ingestion import queue
+from ingestion import queue_reads
 from ingestion.config import load_config
 from ingestion.jobs import JOBS, JobRequest, run_job
 from ingestion.provider_state import DatabaseGuardMemory, record_worker_providers
@@ -51,8 +51,8 @@ def run_task(
         if task == "alerts.evaluate":
             return evaluate_alerts(engine, **params)
         job = task.removeprefix("ingest.")
-        if task.startswith("ingest.") and job in queue.SAMPLE_LOADS:
-            return load_bundled(engine, job, queue.SAMPLE_LOADS[job], queue_job_id, **params)
+        if task.startswith("ingest.") and job in queue_reads.SAMPLE_LOADS:
+            return load_bundled(engine, job, queue_reads.SAMPLE_LOADS[job], queue_job_id, **params)
         if task.startswith("ingest.") and job in JOBS:
             return run_ingestion(engine, job, queue_job_id, should_stop, **params)
         raise ValueError(f"unknown task {task!r}")

@@ -45,7 +45,7 @@ def request_run(
 
     Returns the task id whose progress the page polls.
     """
-    from ingestion import queue  # Procrastinate and psycopg 3 (about 19 MiB): loaded by the first action
+    from ingestion import queue  # Procrastinate and psycopg 3 (about 11 MiB): loaded by the first action
 
     chosen = [p for p in re.split(r"[\s,;]+", items) if p] if isinstance(items, str) else list(items or [])
     if job in SAMPLE_LOADS:
@@ -63,7 +63,7 @@ def request_run(
 
 def cancel(task_id: int, *, actor: str, client_ip: str | None) -> bool:
     """Cancel a queued task (False when it already started or finished)."""
-    from ingestion import queue  # Procrastinate and psycopg 3 (about 19 MiB): loaded by the first action
+    from ingestion import queue  # Procrastinate and psycopg 3 (about 11 MiB): loaded by the first action
 
     cancelled = queue.cancel(task_id)
     if cancelled:
@@ -73,7 +73,7 @@ def cancel(task_id: int, *, actor: str, client_ip: str | None) -> bool:
 
 def retry(queue_job_id: int, *, actor: str, client_ip: str | None) -> bool:
     """Queue a failed task again (False when it is not a failed task)."""
-    from ingestion import queue  # Procrastinate and psycopg 3 (about 19 MiB): loaded by the first action
+    from ingestion import queue  # Procrastinate and psycopg 3 (about 11 MiB): loaded by the first action
 
     retried = queue.retry(queue_job_id, requested_by=actor)
     if retried:

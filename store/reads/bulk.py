@@ -85,19 +85,17 @@ def copy_wide(
     values: Sequence[str],
     *,
     every_symbol: bool = False,
-    chunk: int | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Dates x symbols for each column of `values`, read through COPY (`copy_frame`) `chunk` (default CHUNK)
-    symbols at a time: `select(some_symbols)` is the query (date, symbol and the values, typed by `types`) for those
+    """Dates x symbols for each column of `values`, read through COPY (`copy_frame`) CHUNK symbols at a
+    time: `select(some_symbols)` is the query (date, symbol and the values, typed by `types`) for those
     symbols. The same frames as `wide` of one read of all the rows, holding a chunk's rows at once, not every row.
 
     Columns sorted by symbol, only those with rows; `every_symbol`: every symbol of `symbols`, in that order, NaN
     where it has none. {} when no symbol has a row.
     """
     parts: dict[str, list[pd.DataFrame]] = {value: [] for value in values}
-    size = chunk or CHUNK
-    for first in range(0, len(symbols), size):
-        some = list(symbols[first : first + size])
+    for first in range(0, len(symbols), CHUNK):
+        some = list(symbols[first : first + CHUNK])
         long = copy_frame(conn, select(some), types)
         if long.empty and not every_symbol:
             continue

@@ -99,7 +99,7 @@ def adjusted_closes(
 ) -> pd.DataFrame:
     """Adjusted closes, one column per symbol (date index, ascending); NaN where a symbol has no bar.
 
-    Read through COPY, a hundred symbols at a time (bulk.copy_wide): the S&P 500 over seven years is a million rows.
+    Read through COPY, bulk.CHUNK symbols at a time (bulk.copy_wide): the S&P 500 over seven years is a million rows.
     """
     check_dates(start, end)
     cleaned = clean_symbols(symbols)

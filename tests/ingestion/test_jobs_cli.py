@@ -184,14 +184,14 @@ def test_an_upstream_that_echoes_the_api_key_leaks_it_nowhere(engine_for, empty_
 
 
 def test_run_with_queue_queues_it_for_a_worker_and_runs_nothing_here(cli_db, capsys):
-    from ingestion import queue
+    from ingestion import queue, queue_reads
 
     code = main(["backfill", "--job", "prices", "--symbols", "aapl", "--start", "2024-01-02", "--queue"])
     out = capsys.readouterr().out
     assert code == 0 and out.startswith("queued prices as task "), out
     assert runs(cli_db) == [] and bar_counts(cli_db) == {}  # nothing ran in this process
     with cli_db.connect() as conn:
-        [task] = queue.recent_tasks(conn)
+        [task] = queue_reads.recent_tasks(conn)
     assert task["params"]["items"] == ["AAPL"] and task["queue_status"] == "todo" and task["requested_by"] is None
     assert main(["run", "--job", "quotes", "--queue", "--dry-run"]) == 2
     assert "--dry-run runs here" in capsys.readouterr().err

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from ingestion import queue
+from ingestion import queue, queue_reads
 from ingestion.config import IngestionConfig
 from ingestion.scheduler import due_jobs, fired_jobs, previous_fire
 from store import tables
@@ -79,7 +79,7 @@ def test_a_queued_run_is_run_by_a_worker_with_its_progress_recorded(db, tmp_path
         done = wait_for(lambda: (row := progress(engine, task))["state"] in ("done", "failed") and row)
         scheduled = queue.defer_scheduled("prices")  # a scheduled run gets a progress record when it runs
         with engine.connect() as conn:
-            record = wait_for(lambda: [t for t in queue.recent_tasks(conn) if t["queue_job_id"] == scheduled])
+            record = wait_for(lambda: [t for t in queue_reads.recent_tasks(conn) if t["queue_job_id"] == scheduled])
     finally:
         stop(worker)
     assert record[0]["requested_by"] == "schedule" and record[0]["task"] == "ingest.prices"
@@ -208,7 +208,7 @@ def test_a_task_that_keeps_failing_is_listed_with_its_error_and_can_be_retried(d
         task = queue.request_run("prices", ["AAA"], date(2024, 1, 2), date(2024, 1, 31), engine=engine)
         job_id = progress(engine, task)["queue_job_id"]
         with engine.connect() as conn:
-            failed = wait_for(lambda: queue.failed_tasks(conn), timeout=60)
+            failed = wait_for(lambda: queue_reads.failed_tasks(conn), timeout=60)
         [row] = failed
         assert row["queue_job_id"] == job_id and row["task_id"] == task and row["attempts"] == 3
         assert row["message"] == "a bug outside the providers" and row["failed_at"] is not None
@@ -222,8 +222,8 @@ def test_a_task_that_keeps_failing_is_listed_with_its_error_and_can_be_retried(d
         stop(worker)
     assert done["rows_written"] == len(sessions("2024-01-02", "2024-01-31"))
     with engine.connect() as conn:
-        assert queue.failed_tasks(conn) == []
-        [listed] = queue.recent_tasks(conn, task_id=task)
+        assert queue_reads.failed_tasks(conn) == []
+        [listed] = queue_reads.recent_tasks(conn, task_id=task)
     assert listed["queue_status"] == "succeeded" and listed["state"] == "done"
 
 
@@ -233,7 +233,7 @@ def test_the_queue_depth_counts_waiting_tasks_and_a_scheduled_job_is_never_queue
     assert queue.defer_scheduled("macro") is None  # already waiting: not queued twice
     queue.request_run("prices", ["AAA"], engine=engine)
     with engine.connect() as conn:
-        depth = {(r["task_name"], r["status"]): r["tasks"] for r in queue.queue_depth(conn)}
-        tasks = queue.recent_tasks(conn)
+        depth = {(r["task_name"], r["status"]): r["tasks"] for r in queue_reads.queue_depth(conn)}
+        tasks = queue_reads.recent_tasks(conn)
     assert depth == {("ingest.macro", "todo"): 1, ("ingest.prices", "todo"): 1}
     assert [(t["task"], t["queue_status"]) for t in tasks] == [("ingest.prices", "todo")]

@@ -178,13 +178,13 @@ def test_a_failed_task_is_listed_with_its_error_and_retried_from_the_page(health
     url, engine = health_db
     marker = tmp_path / "broken"
     marker.write_text("on")
-    from ingestion import queue
+    from ingestion import queue, queue_reads
 
     task = queue.request_run("prices", ["AAA"], date(2024, 1, 2), date(2024, 1, 31), engine=engine)
     worker = start_worker(url, tmp_path / "w", "broken", str(marker))
     try:
         with engine.connect() as conn:
-            wait_for(lambda: queue.failed_tasks(conn), timeout=60)
+            wait_for(lambda: queue_reads.failed_tasks(conn), timeout=60)
         at = health()
         failed = frame(at, "failed_at")
         assert failed["message"].tolist() == ["a bug outside the providers"]
@@ -193,6 +193,6 @@ def test_a_failed_task_is_listed_with_its_error_and_retried_from_the_page(health
         assert not at.exception
         assert ("task_retried", {"queue_job": int(failed["queue_job_id"][0])}) in audited(engine)
         with engine.connect() as conn:
-            wait_for(lambda: queue.recent_tasks(conn, task_id=task)[0]["state"] == "done", timeout=60)
+            wait_for(lambda: queue_reads.recent_tasks(conn, task_id=task)[0]["state"] == "done", timeout=60)
     finally:
         stop(worker)
