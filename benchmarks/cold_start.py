@@ -1,7 +1,7 @@
 """Cold start on Render's shape: seconds from process start to /healthz 200 with DATABASE_URL set.
 
-What Render runs (render.yaml's start command and its web service's variables: APP_ENV=production,
-MALLOC_ARENA_MAX, a generated AUTH_SECRET, the worker inside the web service) against an empty database on an
+What Render runs (render.yaml's start command and its web service's variables: APP_ENV=production, glibc's
+MALLOC_* settings, a generated AUTH_SECRET, the worker inside the web service) against an empty database on an
 external server: no embedded PostgreSQL start, so the time is Streamlit's start, the migrations and the first
 load of the small bundled sample. Each run gets a new empty scratch database (as benchmarks/ingest_write.py
 makes one: --database-url, else $BENCH_DATABASE_URL or $TEST_DATABASE_URL), dropped at the end. Also timed:
@@ -34,7 +34,8 @@ GOAL_SECONDS = 10.0
 
 def render_env(url: str, folder: Path) -> dict[str, str]:
     """The web service's variables as render.yaml gives them, the database's URL and generated secrets."""
-    env = {key: shipped(key) for key in ("APP_ENV", "MALLOC_ARENA_MAX", "PYTHON_VERSION") if shipped(key)}
+    keys = ("APP_ENV", "MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_", "PYTHON_VERSION")
+    env = {key: shipped(key) for key in keys if shipped(key)}
     env.update(
         DATABASE_URL=url,
         AUTH_SECRET=secrets.token_urlsafe(32),

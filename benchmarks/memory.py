@@ -30,8 +30,9 @@ sessions end, what st.cache_data holds is read from Streamlit's /_stcore/metrics
 Goals (memory issue): app + worker <= 400 MiB PSS at peak; worker <= 130 MiB PSS idle; every st.cache_data /
 st.cache_resource in dashboard/ and pages/ has `ttl` and `max_entries` (a static scan, printed first). For
 scale, fresh interpreters importing pandas etc. are measured in the same run. Exit code 1 when a goal is
-missed. The server gets render.yaml's MALLOC_ARENA_MAX (what ships) unless the environment sets it:
-`MALLOC_ARENA_MAX=8 python benchmarks/memory.py` measures glibc's default on this 2-core machine.
+missed. The server gets render.yaml's MALLOC_ARENA_MAX and MALLOC_MMAP_THRESHOLD_ (what ships) unless the
+environment sets them: `MALLOC_ARENA_MAX=8 MALLOC_MMAP_THRESHOLD_= python benchmarks/memory.py` measures glibc's
+defaults on this 2-core machine.
 
     python benchmarks/memory.py [--sessions 10] [--seconds 60] [--after 30] [--no-jobs] [--caches] [--light]
 
@@ -66,12 +67,17 @@ from tests.support.server import Server, guarded_env  # noqa: E402
 MIB = 1024 * 1024
 PAGE = os.sysconf("SC_PAGE_SIZE")
 GOALS = {"peak": 400.0, "worker_idle": 130.0}  # MiB
+MALLOC = ("MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_")  # glibc's settings render.yaml ships
 UNIVERSE = [row["ticker"] for row in csv.DictReader((ROOT / "data/sample/reference/price_universe.csv").open())]
 SCALE = {
     "python": "pass",
     "import pandas": "import pandas",
     "import streamlit": "import streamlit",
     "the worker's imports": "import ingestion.__main__, ingestion.worker, ingestion.queue",
+    # What the Overview's market hours hold, and the baseline: the library's own minute methods (store.calendar).
+    "NYSE open/next open": "from store import calendar; calendar.is_market_open(); calendar.next_open()",
+    "the same, exchange_calendars' minute methods": "from store import calendar; c = calendar.trading_calendar(); "
+    "m = calendar._minute(None); c.is_open_on_minute(m); c.next_open(m)",
 }
 
 
@@ -410,11 +416,12 @@ def main() -> int:
         "TERMINAL_PASSWORD": secrets.token_urlsafe(16),
         "AUTH_SECRET": secrets.token_urlsafe(32),
         "WORKER_ENABLED": "true",
-        "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX") or shipped("MALLOC_ARENA_MAX"),
     }
-    if not env["MALLOC_ARENA_MAX"]:
-        del env["MALLOC_ARENA_MAX"]
-    print(f"MALLOC_ARENA_MAX={env.get('MALLOC_ARENA_MAX', 'unset (glibc default)')}")
+    for key in MALLOC:  # what ships, unless this environment says otherwise ("" for glibc's default)
+        value = os.environ.get(key, shipped(key))
+        if value:
+            env[key] = value
+        print(f"{key}={value or 'unset (glibc default)'}")
     os.environ.update(env)
     with Server(env, folder / "server.log") as server:
         server.wait_for_health(200, timeout=180)

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 import exchange_calendars as xcals
+import numpy as np
 import pandas as pd
 
 from store import clock
@@ -32,18 +33,27 @@ def _minute(at: datetime | None) -> pd.Timestamp:
     return pd.Timestamp(at).tz_convert("UTC").floor("min")
 
 
+# Both answer from the sessions' opens and closes. The library's minute methods (is_open_on_minute, next_open)
+# first build an index of every trading minute since CALENDAR_START: 82 MiB held by the process from then on.
+
+
 def is_market_open(at: datetime | None = None) -> bool:
-    """True during an NYSE regular session (09:30-16:00 New York, shorter on early-close days)."""
-    minute = _minute(at)
+    """True during an NYSE regular session (09:30-16:00 New York, shorter on early-close days): from the open's
+    minute to the one before the close, as exchange_calendars' is_open_on_minute counts them."""
+    minute = _minute(at).value
     calendar = trading_calendar()
-    if not (calendar.first_minute <= minute <= calendar.last_minute):
-        return False
-    return bool(calendar.is_open_on_minute(minute))
+    latest = int(np.searchsorted(calendar.opens_nanos, minute, side="right")) - 1  # the last open at or before
+    return latest >= 0 and bool(minute < calendar.closes_nanos[latest])
 
 
 def next_open(at: datetime | None = None) -> datetime:
-    """The next NYSE session open after `at` (UTC)."""
-    return trading_calendar().next_open(_minute(at)).to_pydatetime()
+    """The first NYSE session open after `at`'s minute (UTC), as exchange_calendars' next_open; ValueError beyond
+    the calendar's last session."""
+    calendar = trading_calendar()
+    following = int(np.searchsorted(calendar.opens_nanos, _minute(at).value, side="right"))
+    if following == len(calendar.opens_nanos):
+        raise ValueError(f"no NYSE session open is known after {at}")
+    return pd.Timestamp(int(calendar.opens_nanos[following]), tz="UTC").to_pydatetime()
 
 
 def is_session(day: date) -> bool:

@@ -25,7 +25,7 @@ START_COMMAND = "streamlit run streamlit_app.py --server.port $PORT --server.add
 # Asked for when the Blueprint is created, kept in Render's dashboard, never in git.
 PROMPTED = {"TERMINAL_USER", "TERMINAL_PASSWORD", "FRED_API_KEY", "ALPHAVANTAGE_API_KEY", "METRICS_TOKEN"}
 # Read by Render's Python runtime and by glibc's malloc, not by our settings.
-NOT_SETTINGS = {"PYTHON_VERSION", "MALLOC_ARENA_MAX"}
+NOT_SETTINGS = {"PYTHON_VERSION", "MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_"}
 
 
 def blueprint(path: Path) -> dict:
@@ -102,6 +102,44 @@ def test_scaled_blueprint_runs_several_pages_only_instances_and_one_background_w
     for key in ("AUTH_SECRET", "TERMINAL_USER", "TERMINAL_PASSWORD", "FRED_API_KEY", "ALPHAVANTAGE_API_KEY"):
         assert worker_env[key]["fromService"] == {"type": "web", "name": web["name"], "envVarKey": key}, key
     assert set(worker_env) - NOT_SETTINGS <= {name.upper() for name in Settings.model_fields}
+
+
+GLIBC = ("MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_")
+
+# In a fresh interpreter: free one 1 MiB block, allocate another, report whether glibc mapped it on its own
+# (mallinfo2's hblkhd: bytes in mmapped blocks). glibc's default raises the threshold above 1 MiB at the free.
+MAPPED_AFTER_A_FREE = """
+import ctypes
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in
+                "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+libc = ctypes.CDLL(None)
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+libc.mallinfo2.restype = Info
+libc.free(libc.malloc(1 << 20))
+block = libc.malloc(1 << 20)
+print(libc.mallinfo2().hblkhd >= 1 << 20)
+"""
+
+
+def test_every_deployment_ships_the_same_glibc_settings_and_they_keep_large_blocks_mapped():
+    single, scaled = blueprint(SINGLE), blueprint(SCALED)
+    (web,) = single["services"]
+    shipped = {key: env_of(web)[key]["value"] for key in GLIBC}
+    for kind in ("web", "worker"):
+        assert {key: env_of(service(scaled, kind))[key]["value"] for key in GLIBC} == shipped, kind
+    image = (ROOT / "Dockerfile").read_text()
+    assert all(f"{key}={value} " in image for key, value in shipped.items())
+
+    def mapped(env: dict[str, str]) -> bool:
+        run = subprocess.run([sys.executable, "-c", MAPPED_AFTER_A_FREE], env=env, capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        return run.stdout.strip() == "True"
+
+    plain = {k: v for k, v in guarded_env({}).items() if not k.startswith("MALLOC_")}
+    assert mapped({**plain, **shipped})  # the second block is mapped, so freeing it gives it back at once
+    assert not mapped(plain)  # glibc's default: it comes from the heap and stays there once freed
 
 
 def test_blueprints_and_compose_run_the_same_postgresql_major_version():

@@ -40,9 +40,13 @@ def index_result(version: int, definition_json: str) -> IndexResult:
 
     One object shared by every session (st.cache_resource), not a copy per run: an S&P 500 index holds its weights
     (about 10 MiB), and each session's export buttons keep the result they were drawn with. Read-only: the page and
-    these loaders derive new frames from it and never change it (pandas' copy-on-write; a test checks it)."""
+    these loaders derive new frames from it and never change it (pandas' copy-on-write; a test checks it).
+    Its weights keep the symbols the index ever held: a top 100 of the S&P 500 list holds about a quarter of the
+    list's symbols over the years, and the others' columns (zero every day) are what the page never reads."""
     definition = IndexDefinition.from_dict(json.loads(definition_json))
-    return read(index_builder.compute, definition)
+    result = read(index_builder.compute, definition)
+    held = result.weights.ne(0).any()
+    return result if held.all() else dataclasses.replace(result, weights=result.weights.loc[:, held])
 
 
 def other_weighting(definition: IndexDefinition) -> IndexDefinition:

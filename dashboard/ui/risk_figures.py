@@ -31,21 +31,27 @@ def _figure(data: list[dict], layout: dict) -> go.Figure:
     return go.Figure(spec, _validate=False)
 
 
-def _downsampled(series: pd.Series, n_out: int) -> tuple[list[str], np.ndarray]:
-    """(x, y) of `series` without NaNs, MinMaxLTTB-downsampled to about `n_out` points when longer: the points of
-    analytics.market.downsample_line, from arrays (no pandas copy per line); x as the "YYYY-MM-DD" strings plotly
-    writes for figures._x's dates (a list of strings is copied and serialised faster than an array of dates)."""
+def _downsampled(series: pd.Series, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, y) of `series` without NaNs, MinMaxLTTB-downsampled to about `n_out` points when longer: the
+    points of analytics.market.downsample_line, from arrays (no pandas copy per line); positions into `series`."""
     values = series.to_numpy(dtype="float64")
-    keep = ~np.isnan(values)
-    index = pd.DatetimeIndex(series.index)[keep]
-    days, y = index.to_numpy().astype("datetime64[D]"), values[keep]
+    positions = np.flatnonzero(~np.isnan(values))
+    y = values[positions]
     if len(y) > n_out:
         from tsdownsample import MinMaxLTTBDownsampler
 
-        x = np.ascontiguousarray(index.asi8, dtype=np.int64)
+        x = np.ascontiguousarray(pd.DatetimeIndex(series.index).asi8[positions], dtype=np.int64)
         idx = np.sort(MinMaxLTTBDownsampler().downsample(x, np.ascontiguousarray(y), n_out=n_out))
-        days, y = days[idx], y[idx]
-    return np.datetime_as_string(days, unit="D").tolist(), y
+        positions, y = positions[idx], y[idx]
+    return positions, y
+
+
+def _day_labels(index: pd.Index) -> np.ndarray:
+    """The index's dates as the "YYYY-MM-DD" strings plotly writes for figures._x's dates (a list of strings is
+    copied and serialised faster than an array of dates), one string object per day: every line of a figure refers
+    to the same ones (30 lines of 7 years held 12 MiB of strings in the figures' cache, one per point, before)."""
+    days = pd.DatetimeIndex(index).to_numpy().astype("datetime64[D]")
+    return np.array(np.datetime_as_string(days, unit="D").tolist(), dtype=object)
 
 
 def _lines(wide: pd.DataFrame, width: float, focus: str | None = None, **style: object) -> list[dict]:
@@ -53,16 +59,18 @@ def _lines(wide: pd.DataFrame, width: float, focus: str | None = None, **style: 
     that line comes last, thicker, and the others grey (figures.focused)."""
     per_line = points_per_line(wide.shape[1])
     names = [str(c) for c in wide.columns]
+    labels = _day_labels(wide.index)
     highlight = focus if focus in names else None
     traces: list[dict] = []
     last: list[dict] = []
     for i, (name, column) in enumerate(zip(names, wide.columns, strict=True)):
-        x, y = _downsampled(wide[column], per_line)
+        positions, y = _downsampled(wide[column], per_line)
         line = palette.series_line(i, width=width)
         if highlight and name == highlight:
             line["width"] = 2.5
         elif highlight:
             line = {**line, "color": FADED, "width": 1}
+        x = labels[positions].tolist()
         trace = {**style, "line": line, "mode": "lines", "name": name, "x": x, "y": y, "type": "scatter"}
         (last if name == highlight else traces).append(trace)
     return traces + last

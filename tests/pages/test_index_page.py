@@ -228,6 +228,20 @@ def test_top_n_by_point_in_time_market_cap_on_the_sp500_slice(sp500_db):
     assert len(members) == 10 and members["rank"].max() <= 10
 
 
+def test_the_shared_result_keeps_the_weights_of_the_symbols_ever_held(sp500_db):
+    d = IndexDefinition(universe="top_n", top_n=10, rebalance="SPX", cost_bps=5.0, start=date(2019, 1, 2))
+    with sp500_db.connect() as conn:
+        full = builder.compute(conn, d)
+    index_loaders.index_result.clear()
+    shared = index_loaders.index_result(0, index_loaders.key(d))
+    held = [s for s in full.weights.columns if (full.weights[s] != 0).any()]
+    assert 10 <= len(held) < full.weights.shape[1]
+    pd.testing.assert_frame_equal(shared.weights, full.weights[held], check_exact=True)
+    for day in [*full.rebalance_dates, full.levels.index[-1]]:
+        pd.testing.assert_frame_equal(shared.composition(day), full.composition(day), check_exact=True)
+    pd.testing.assert_series_equal(shared.levels, full.levels, check_exact=True)
+
+
 def test_a_sector_universe_and_n_larger_than_the_universe(sp500_db):
     at = open_index({"ix_universe": "A sector"})
     assert not at.exception

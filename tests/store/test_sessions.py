@@ -6,6 +6,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pytest
 
 from store import calendar
@@ -95,3 +96,18 @@ def test_the_schedule_gates_give_the_same_answers_from_the_table(table):
         scheduler.use_sessions(None)
     assert with_table == without
     assert ["quotes"] in without and ["prices"] in without  # the span has both gates open and shut
+
+
+def test_open_and_next_open_answer_as_the_librarys_minute_methods_without_building_its_minute_index():
+    """The oracle: exchange_calendars' own is_open_on_minute and next_open, on a calendar of their own (they build
+    an index of every trading minute since 1990, which store.calendar's versions must never make the app hold)."""
+    shared = calendar.trading_calendar()  # get_calendar hands out one instance per name: the oracle is another
+    oracle = type(shared)(start=calendar.CALENDAR_START, end=shared.last_session)
+    for at in moments():
+        minute = pd.Timestamp(at).tz_convert("UTC").floor("min")
+        assert calendar.is_market_open(at) == oracle.is_open_on_minute(minute), at
+        assert calendar.next_open(at) == oracle.next_open(minute).to_pydatetime(), at
+    assert oracle.last_session == shared.last_session and "minutes_nanos" in vars(oracle)
+    assert "minutes_nanos" not in vars(shared)
+    with pytest.raises(ValueError, match="no NYSE session open"):
+        calendar.next_open(oracle.last_minute.to_pydatetime())

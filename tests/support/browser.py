@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pandas as pd
 from playwright.sync_api import Locator, Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.support.server import ROOT
 
@@ -19,6 +21,7 @@ OUTPUT = ROOT / "test-output" / "browser"
 # The loaded 2-core CI box: a first page load can take a while (cold caches, the worker busy next to it).
 FIRST_LOAD_MS = 90_000
 RUN_MS = 60_000
+CLICK_MS = 15_000  # a download that has not started this long after its click: the click was lost
 
 EXCEPTION = '[data-testid="stException"]'
 ERROR_ALERT = '[data-testid="stAlertContentError"]'
@@ -66,10 +69,18 @@ def download_button(page: Page, label: str) -> Locator:
 def download(page: Page, label: str, nth: int = 0) -> Path:
     """Once the run in progress has finished, click a download button and save what the browser receives under
     OUTPUT; returns the file. (A button drawn by a run that a later one replaces loses its file when that run ends:
-    a click in between downloads nothing, in Streamlit as for a user.)"""
-    idle(page)
-    with page.expect_download(timeout=RUN_MS) as info:
-        download_button(page, label).nth(nth).click()
+    a click in between downloads nothing, in Streamlit as for a user, who clicks again: so does this, once the new
+    run has finished, for up to RUN_MS.)"""
+    deadline = time.monotonic() + RUN_MS / 1000
+    while True:
+        idle(page)
+        try:
+            with page.expect_download(timeout=CLICK_MS) as info:
+                download_button(page, label).nth(nth).click()
+            break
+        except PlaywrightTimeout:
+            if time.monotonic() > deadline:
+                raise
     got = info.value
     assert got.failure() is None, got.failure()
     target = OUTPUT / "downloads" / got.suggested_filename

@@ -63,6 +63,15 @@ def test_line_charts_send_the_validated_figures(wide, focus, columns):
     assert spec(risk_figures.drawdown_figure(dd, focus=focus)) == spec(figures.drawdown_figure(dd, focus=focus))
 
 
+def test_the_lines_of_a_figure_share_one_string_per_day(wide):
+    fig = risk_figures.lines_figure(wide, "Closes", "")
+    by_day: dict[str, set[int]] = {}
+    for trace in fig.data:
+        for day in trace.x:
+            by_day.setdefault(day, set()).add(id(day))
+    assert len(by_day) > 1000 and all(len(ids) == 1 for ids in by_day.values())
+
+
 def test_portfolio_and_single_charts_send_the_validated_figures(wide):
     one = risk.drawdown_series(wide["AAPL"]).to_frame("Portfolio")
     assert spec(risk_figures.drawdown_figure(one, title="Portfolio drawdown")) == spec(
