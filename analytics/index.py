@@ -285,6 +285,11 @@ class _Simulation:
     drifted: np.ndarray  # (K, N) weights just before each rebalance
 
 
+# Rows of the between-rebalance products at a time: their temporaries are a block, not three more T x N arrays
+# (the S&P 500 list over 7 years: 37 -> 16 MiB traced above the prices for build_index, measured).
+BLOCK_ROWS = 256
+
+
 def simulate_weights(
     prices: np.ndarray,
     positions: Sequence[int] | np.ndarray,
@@ -320,12 +325,14 @@ def simulate_weights(
     weights = np.empty_like(prices)
     weights[pos] = targets
     growth = np.ones(n_days)
-    if rows.size:
-        held_now = units[anchor[rows]]
-        np.multiply(held_now, prices[rows], out=held_now)
-        growth[rows] = held_now.sum(axis=1) + cash[anchor[rows]]
+    for lo in range(0, rows.size, BLOCK_ROWS):  # row by row, so blocks give the same numbers as one pass
+        part = rows[lo : lo + BLOCK_ROWS]
+        held_now = units[anchor[part]]
+        np.multiply(held_now, prices[part], out=held_now)
+        growth[part] = held_now.sum(axis=1) + cash[anchor[part]]
         with np.errstate(divide="ignore", invalid="ignore"):
-            weights[rows] = held_now / growth[rows, None]
+            np.divide(held_now, growth[part, None], out=held_now)
+        weights[part] = held_now
     # Just before rebalance k >= 1 the portfolio of rebalance k - 1 has drifted.
     drifted = np.empty_like(targets)
     drifted[0] = 0.0

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# The newest revision under migrations/versions (tests/store/test_migrations.py checks it is Alembic's one head):
+# a process that only needs to know whether the schema is current reads it here, without importing Alembic.
+SCHEMA_HEAD = "0014"
 # Any constant works; it only has to be the same for every process that migrates this schema.
 MIGRATION_LOCK_KEY = 7_261_001
 
@@ -136,6 +139,13 @@ def migrate(engine: Engine, revision: str = "heads") -> None:
     with engine.begin() as conn:
         conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
         command.upgrade(alembic_config(conn), revision)
+
+
+def schema_revision(conn: sa.Connection) -> str | None:
+    """The schema's Alembic revision, read in SQL (None before the first migration); compare with SCHEMA_HEAD."""
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(sa.text("select version_num from alembic_version")).scalar_one_or_none()
 
 
 def current_revision(engine: Engine) -> str | None:

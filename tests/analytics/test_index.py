@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import analytics.index as index_module
 from analytics.index import (
     build_index,
     equal_weight_index,
@@ -201,6 +202,23 @@ def test_simulate_weights_keeps_cash() -> None:
     prices = np.array([[100.0], [110.0], [121.0]])
     sim = simulate_weights(prices, [0], np.array([[0.5]]))
     np.testing.assert_allclose(sim.value, [1.0, 1.05, 1.105])
+
+
+@pytest.mark.parametrize("block", [1, 7, 10_000])
+def test_simulate_weights_in_row_blocks_gives_the_numbers_of_one_pass(monkeypatch, block) -> None:
+    rng = np.random.default_rng(7)
+    prices = np.cumprod(1 + rng.normal(0, 0.02, (300, 12)), axis=0) * 50
+    prices[:40, 3] = 0.0  # not yet listed: never a target while at zero
+    targets = rng.random((6, 12))
+    targets[:, 3] = 0.0
+    targets /= targets.sum(axis=1, keepdims=True) * 1.05  # 5% cash
+    positions = [0, 50, 51, 120, 200, 299]
+    monkeypatch.setattr(index_module, "BLOCK_ROWS", 10**9)
+    whole = simulate_weights(prices, positions, targets, 0.001)
+    monkeypatch.setattr(index_module, "BLOCK_ROWS", block)
+    blocks = simulate_weights(prices, positions, targets, 0.001)
+    for name in ("value", "gross", "weights", "traded", "turnover", "cost", "drifted"):
+        np.testing.assert_array_equal(getattr(blocks, name), getattr(whole, name), err_msg=name)
 
 
 # ---------------------------------------------------------------------------------------------------

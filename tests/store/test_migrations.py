@@ -4,7 +4,15 @@ import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
-from store.db import alembic_config, create_db_engine, current_revision, include_name, migrate
+from store.db import (
+    SCHEMA_HEAD,
+    alembic_config,
+    create_db_engine,
+    current_revision,
+    include_name,
+    migrate,
+    schema_revision,
+)
 from store.tables import metadata
 
 # Every table of the schema, written out: a table added to store/tables.py without a migration (or the other
@@ -53,10 +61,14 @@ def test_expected_tables_are_exactly_the_declared_ones():
 def test_upgrade_from_empty_creates_the_schema(empty_database_url):
     engine = create_db_engine(empty_database_url)
     assert current_revision(engine) is None
+    with engine.connect() as conn:
+        assert schema_revision(conn) is None
     migrate(engine)
     heads = ScriptDirectory.from_config(alembic_config()).get_heads()
     assert len(heads) == 1, f"several migration heads {heads}: add a merge revision"
-    assert current_revision(engine) == heads[0]
+    assert current_revision(engine) == heads[0] == SCHEMA_HEAD  # the constant the app checks without Alembic
+    with engine.connect() as conn:
+        assert schema_revision(conn) == SCHEMA_HEAD
     tables = set(sa.inspect(engine).get_table_names())
     assert {t for t in tables if not t.startswith("procrastinate_")} - {"alembic_version"} == EXPECTED_TABLES
     assert {"procrastinate_jobs", "procrastinate_workers", "procrastinate_events"} <= tables  # the job queue

@@ -1,0 +1,84 @@
+"""Start-up migrates in a child process, only when the schema is behind: the web app never imports Alembic."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import sqlalchemy as sa
+
+from store.db import SCHEMA_HEAD, create_db_engine, schema_revision
+from tests.conftest import ROOT, TEST_PASSWORD
+from tests.support.server import guarded_env
+
+START = """
+import json, sys
+from dashboard.web import startup
+startup.run_startup()
+state = startup.state()
+print(json.dumps({"phase": state.phase, "timings": sorted(state.timings),
+                  "alembic": any(m == "alembic" or m.startswith("alembic.") for m in sys.modules)}))
+"""
+
+
+def start(url: str, **env: str) -> dict:
+    run = subprocess.run(
+        [sys.executable, "-c", START],
+        env=guarded_env({"DATABASE_URL": url, "TERMINAL_PASSWORD": TEST_PASSWORD, **env}),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_a_first_start_migrates_in_a_child_and_loads_the_sample_without_importing_alembic(empty_database_url):
+    engine = create_db_engine(empty_database_url)
+    with engine.connect() as conn:
+        assert schema_revision(conn) is None
+    first = start(empty_database_url)
+    assert first == {"phase": "ready", "timings": ["database", "migrations", "sample_load"], "alembic": False}
+    with engine.connect() as conn:
+        assert schema_revision(conn) == SCHEMA_HEAD
+        assert conn.execute(sa.text("select count(distinct symbol) from daily_bars")).scalar_one() >= 30
+
+    # A restart on the current schema starts no child (nothing to migrate) and loads nothing (not empty).
+    with engine.begin() as conn:
+        conn.execute(sa.text("delete from daily_bars where symbol = 'AAPL'"))
+    again = start(empty_database_url)
+    assert again == {"phase": "ready", "timings": ["database", "migrations"], "alembic": False}
+    with engine.connect() as conn:
+        assert not conn.execute(sa.text("select exists (select 1 from daily_bars where symbol = 'AAPL')")).scalar()
+    engine.dispose()
+
+
+def test_a_failed_migration_child_is_a_clear_start_up_error(empty_database_url, monkeypatch):
+    """The child refuses to run (production without AUTH_SECRET, which the app's own check would have stopped
+    earlier): start-up fails with what failed and where to look, never the database URL."""
+    from dashboard.web import startup
+    from store.db import reset_engine
+    from store.settings import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", empty_database_url)
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.delenv("AUTH_SECRET", raising=False)
+    get_settings.cache_clear()
+    reset_engine()
+    try:
+        with pytest.raises(
+            RuntimeError, match=r"Applying the migrations failed \(`python -m ingestion migrate` exited"
+        ):
+            startup.run_startup()
+        assert startup.state().phase == "starting" and "postgres" not in startup.state().message
+    finally:
+        startup.reset()
+        reset_engine()
+        get_settings.cache_clear()
+    engine = create_db_engine(empty_database_url)
+    with engine.connect() as conn:
+        assert schema_revision(conn) is None  # nothing half-done
+    engine.dispose()
