@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from dashboard.access import sessions
 from tests.e2e.test_server import browser  # noqa: F401 - the shared Chromium fixture
+from tests.support.browser import sign_in
 from tests.support.server import ROOT, Server, get
 
 pytestmark = pytest.mark.e2e
@@ -82,12 +83,6 @@ def wait_for_idle(page) -> None:
     """Until the script run that a click started has finished (Streamlit's status widget is gone)."""
     page.wait_for_timeout(200)
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=20_000)
-
-
-def sign_in(page, username: str, password: str) -> None:
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def session_cookie(context) -> dict | None:

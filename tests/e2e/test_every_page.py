@@ -60,7 +60,7 @@ def admin(server, browser) -> Iterator[BrowserContext]:  # noqa: F811
     page = context.new_page()
     page.goto(server.url + "/")
     ui.sign_in(page, "admin", printed_password(server.output()))
-    page.get_by_role("heading", name="Overview").wait_for(timeout=ui.FIRST_LOAD_MS)
+    ui.wait_for_heading(page, "Overview", server)
     page.close()
     yield context
     context.close()
@@ -71,8 +71,7 @@ def page(admin, server) -> Iterator[Page]:
     tab = admin.new_page()
     tab.set_default_timeout(ui.RUN_MS)
     tab.goto(server.url + "/")
-    tab.get_by_role("heading", name="Overview").wait_for(timeout=ui.FIRST_LOAD_MS)
-    ui.idle(tab, ui.FIRST_LOAD_MS)
+    ui.wait_for_heading(tab, "Overview", server)
     yield tab
     tab.close()
 
@@ -249,7 +248,7 @@ def test_admin_navigation_lists_every_page_and_sign_out_ends_the_session(server,
     tab = context.new_page()
     tab.goto(server.url + "/")
     ui.sign_in(tab, "admin", printed_password(server.output()))
-    tab.get_by_role("heading", name="Overview").wait_for(timeout=ui.FIRST_LOAD_MS)
+    ui.wait_for_heading(tab, "Overview", server)
     nav = tab.locator('[data-testid="stSidebarNav"]')
     for title in TITLES:
         expect(nav.get_by_role("link", name=title, exact=True)).to_have_count(1)
@@ -277,7 +276,7 @@ def test_viewer_sees_no_admin_page(server, app_env, browser):  # noqa: F811
     tab = context.new_page()
     tab.goto(server.url + "/")
     ui.sign_in(tab, "desk-viewer", match.group(1))
-    tab.get_by_role("heading", name="Overview").wait_for(timeout=ui.FIRST_LOAD_MS)
+    ui.wait_for_heading(tab, "Overview", server)
     nav = tab.locator('[data-testid="stSidebarNav"]')
     expect(nav.get_by_role("link", name="Data health", exact=True)).to_have_count(1)
     for title in ADMIN_TITLES:

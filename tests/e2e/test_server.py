@@ -7,11 +7,13 @@ gets the login form and no page content.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -46,8 +48,27 @@ def browser():
 
     with sync_playwright() as pw:
         instance = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        built_for = playwright_chromium_major()
+        if built_for is not None and instance.version.split(".")[0] != built_for:
+            warnings.warn(
+                f"Chromium {instance.version} with a Playwright built for Chromium {built_for}: pin the playwright "
+                "release built for this Chromium in requirements-dev.txt (a mismatch has hung browser contexts)",
+                stacklevel=1,
+            )
         yield instance
         instance.close()
+
+
+def playwright_chromium_major() -> str | None:
+    """The Chromium major version the installed Playwright speaks to (its driver's browsers.json)."""
+    import playwright
+
+    listed = Path(playwright.__file__).parent / "driver" / "package" / "browsers.json"
+    try:
+        browsers = json.loads(listed.read_text())["browsers"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return next((b["browserVersion"].split(".")[0] for b in browsers if b.get("name") == "chromium"), None)
 
 
 def printed_password(output: str) -> str:

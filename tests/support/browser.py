@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -44,6 +45,28 @@ def open_from_navigation(page: Page, title: str) -> None:
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title, exact=True).click()
     page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=FIRST_LOAD_MS)
     idle(page, FIRST_LOAD_MS)
+
+
+def wait_for_heading(page: Page, title: str, server: Any, timeout: float = FIRST_LOAD_MS) -> None:
+    """Until the page shows `title` as a heading and its run has finished. When it does not: a screenshot, the
+    page's text, the server's recent log and its threads' stacks in the failure (a hang says where it hangs)."""
+    try:
+        page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=timeout)
+        idle(page, timeout)
+    except PlaywrightTimeout as exc:
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        shot = OUTPUT / f"timeout-{title.lower().replace(' ', '-')}.png"
+        with contextlib.suppress(Exception):
+            page.screenshot(path=str(shot), full_page=True)
+        text = ""
+        with contextlib.suppress(Exception):
+            text = page.locator("body").inner_text(timeout=5_000)[-2_000:]
+        stacks = server.stacks()
+        raise AssertionError(
+            f"{title!r} not shown within {timeout / 1000:.0f} s at {page.url} (screenshot {shot.name})\n"
+            f"--- page text:\n{text}\n--- server log, last lines:\n{server.output()[-6_000:]}\n"
+            f"--- server threads:\n{stacks}"
+        ) from exc
 
 
 def errors(page: Page) -> list[str]:

@@ -99,6 +99,15 @@ class Server:
             self._log.flush()
         return self.log_path.read_text()
 
+    def stacks(self, settle: float = 1.0) -> str:
+        """Every thread's stack in the server process now (SIGUSR1: the network guard's start-up registers
+        faulthandler for it), as the log's last lines: where a server that stopped answering is stuck."""
+        before = len(self.output())
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGUSR1)
+            time.sleep(settle)
+        return self.output()[before:]
+
     def stop(self) -> int:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
