@@ -32,6 +32,24 @@ for _name in ("DATABASE_URL", "APP_ENV", "RENDER", "TERMINAL_PASSWORD", "AUTH_SE
     os.environ.pop(_name, None)
 guard.install()
 
+# Modules whose tests start servers, browsers or fuzzers take minutes each: run them first, so that under
+# `--dist loadfile --no-loadscope-reorder` (the README's test command) no process starts a long module while the
+# other has nothing left to do. The rest keep their order. (xdist's default order, by number of tests, put the
+# browser modules, a few long tests each, last.)
+_SLOW_MARKERS = ("browser", "e2e", "fuzz", "faults")
+
+
+def _module_rank(item: pytest.Item) -> int:
+    return next((i for i, name in enumerate(_SLOW_MARKERS) if item.get_closest_marker(name)), len(_SLOW_MARKERS))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    ranks: dict[str, int] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        ranks[module] = min(ranks.get(module, len(_SLOW_MARKERS)), _module_rank(item))
+    items.sort(key=lambda item: ranks[item.nodeid.split("::")[0]])  # stable: a module's tests stay together
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _no_collection_after_each_apptest_run() -> None:

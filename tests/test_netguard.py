@@ -41,3 +41,23 @@ def test_subprocesses_started_with_the_guard_are_blocked(tmp_path):
     )
     assert result.returncode != 0
     assert "network guard" in result.stderr
+
+
+def test_subprocesses_started_with_the_guard_print_their_threads_on_sigusr1():
+    """What Server.stacks() relies on: a hung server can be asked where each of its threads is."""
+    from tests.support.server import guarded_env
+
+    code = (
+        "import os, signal, threading, time\n"
+        "def parked():\n    time.sleep(5)\n"
+        "threading.Thread(target=parked, name='parked', daemon=True).start()\n"
+        "time.sleep(0.2)\n"
+        "os.kill(os.getpid(), signal.SIGUSR1)\n"
+        "time.sleep(0.2)\n"
+        "print('still running')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=guarded_env({}), capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0 and "still running" in result.stdout, result.stderr
+    assert "in parked" in result.stderr and "Current thread" in result.stderr, result.stderr

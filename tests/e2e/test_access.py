@@ -11,6 +11,7 @@ import ast
 import json
 import re
 import uuid
+from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -19,7 +20,7 @@ from sqlalchemy.engine import make_url
 from dashboard.access import sessions
 from tests.e2e.test_server import browser  # noqa: F401 - the shared Chromium fixture
 from tests.support.browser import sign_in
-from tests.support.server import ROOT, Server, get
+from tests.support.server import ROOT, Server, free_port, get
 
 pytestmark = pytest.mark.e2e
 
@@ -89,21 +90,42 @@ def session_cookie(context) -> dict | None:
     return next((c for c in context.cookies() if c["name"] == sessions.COOKIE_NAME), None)
 
 
+@pytest.fixture(scope="module")
+def fresh_servers(server, database_url, tmp_path_factory) -> Iterator[dict[str, Server]]:
+    """One new app process per page URL, started together (their start-ups overlap rather than queue): no page
+    request reaches any of them before its test. `server` has migrated and loaded the database already. No worker:
+    these check the web process's gate, and sixteen workers would only compete for the machine."""
+    started: dict[str, Server] = {}
+    ports: set[int] = set()
+    try:
+        for _, path, _ in PAGES:
+            while (port := free_port()) in ports:  # none has bound its port yet: the OS could offer one twice
+                pass
+            ports.add(port)
+            folder = tmp_path_factory.mktemp(f"fresh-{path}")
+            env = {**app_env(database_url, folder), "WORKER_ENABLED": "false"}
+            started[path] = Server(env, folder / "fresh.log", port=port)
+        for fresh in started.values():
+            fresh.wait_for_health(200, timeout=180)
+        yield started
+    finally:
+        for fresh in started.values():
+            fresh.stop()
+
+
 @pytest.mark.parametrize("path", [path for _, path, _ in PAGES])
-def test_every_page_url_on_a_fresh_process_serves_only_the_login_form(database_url, server, browser, tmp_path, path):  # noqa: F811
-    # `server` only makes sure the database is migrated and loaded; each URL gets its own new process.
-    with Server(app_env(database_url, tmp_path), tmp_path / "fresh.log") as fresh:
-        fresh.wait_for_health(200, timeout=60)
-        context = browser.new_context()
-        page = context.new_page()
-        page.goto(f"{fresh.url}/{path}")  # the very first page request this process serves
-        wait_for_login_form(page)
-        body = visible_text(page)
-        assert "Sign in to continue." in body
-        for leaked in [*TITLES, "AAPL", "Coverage", "Last close", "admin_"]:
-            assert not re.search(rf"\b{re.escape(leaked)}\b", body), f"/{path}: {leaked!r} visible while logged out"
-        assert session_cookie(context) is None
-        context.close()
+def test_every_page_url_on_a_fresh_process_serves_only_the_login_form(fresh_servers, browser, path):  # noqa: F811
+    fresh = fresh_servers[path]
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{fresh.url}/{path}")  # the very first page request this process serves
+    wait_for_login_form(page)
+    body = visible_text(page)
+    assert "Sign in to continue." in body
+    for leaked in [*TITLES, "AAPL", "Coverage", "Last close", "admin_"]:
+        assert not re.search(rf"\b{re.escape(leaked)}\b", body), f"/{path}: {leaked!r} visible while logged out"
+    assert session_cookie(context) is None
+    context.close()
 
 
 def test_login_survives_a_refresh_and_logout_survives_one_too(server, browser):  # noqa: F811
