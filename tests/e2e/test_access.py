@@ -94,7 +94,7 @@ def session_cookie(context) -> dict | None:
 def fresh_servers(server, database_url, tmp_path_factory) -> Iterator[dict[str, Server]]:
     """One new app process per page URL, started together (their start-ups overlap rather than queue): no page
     request reaches any of them before its test. `server` has migrated and loaded the database already. No worker:
-    these check the web process's gate, and sixteen workers would only compete for the machine."""
+    these check the web process's gate, and a worker per process would only compete for the machine."""
     started: dict[str, Server] = {}
     ports: set[int] = set()
     try:

@@ -43,13 +43,12 @@ def sign_in(page: Page, username: str, password: str) -> None:
 def open_from_navigation(page: Page, title: str) -> None:
     """Click `title` in the sidebar navigation and wait for that page's heading and its run to finish."""
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title, exact=True).click()
-    page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=FIRST_LOAD_MS)
-    idle(page, FIRST_LOAD_MS)
+    wait_for_heading(page, title)
 
 
-def wait_for_heading(page: Page, title: str, server: Any, timeout: float = FIRST_LOAD_MS) -> None:
-    """Until the page shows `title` as a heading and its run has finished. When it does not: a screenshot, the
-    page's text, the server's recent log and its threads' stacks in the failure (a hang says where it hangs)."""
+def wait_for_heading(page: Page, title: str, server: Any = None, timeout: float = FIRST_LOAD_MS) -> None:
+    """Until the page shows `title` as a heading and its run has finished. When it does not: a screenshot and the
+    page's text in the failure, and given the `server`, its recent log and its threads' stacks (a hang says where)."""
     try:
         page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=timeout)
         idle(page, timeout)
@@ -61,12 +60,12 @@ def wait_for_heading(page: Page, title: str, server: Any, timeout: float = FIRST
         text = ""
         with contextlib.suppress(Exception):
             text = page.locator("body").inner_text(timeout=5_000)[-2_000:]
-        stacks = server.stacks()
-        raise AssertionError(
-            f"{title!r} not shown within {timeout / 1000:.0f} s at {page.url} (screenshot {shot.name})\n"
-            f"--- page text:\n{text}\n--- server log, last lines:\n{server.output()[-6_000:]}\n"
-            f"--- server threads:\n{stacks}"
-        ) from exc
+        report = f"{title!r} not shown within {timeout / 1000:.0f} s at {page.url} (screenshot {shot.name})\n"
+        report += f"--- page text:\n{text}"
+        if server is not None:
+            stacks = server.stacks()
+            report += f"\n--- server log, last lines:\n{server.output()[-6_000:]}\n--- server threads:\n{stacks}"
+        raise AssertionError(report) from exc
 
 
 def errors(page: Page) -> list[str]:
