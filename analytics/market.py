@@ -245,7 +245,7 @@ def ticker_frames(
 
 @dataclass(frozen=True)
 class TickerView:
-    """What the Ticker page draws, from one read of its tickers' whole stored history (`ticker_view`)."""
+    """What the Ticker page draws, from its tickers' whole stored history (`ticker_view`; one symbol: `whole_view`)."""
 
     frames: dict[str, pd.DataFrame]  # per ticker: ticker_frames' displayed prices with indicators in [start, end]
     notes: dict[str, str]  # ticker_frames' unadjusted-fallback notes
@@ -265,21 +265,37 @@ def ticker_view(
 ) -> TickerView:
     """`ticker_frames` of `bars` (every stored bar of `tickers`, store.reads.market.bars), with what else the page
     takes from the same bars: each ticker's sources, and the quote header's prices (the primary's displayed prices
-    of the `quote_days` to its latest bar), so that the page reads and prepares its bars once."""
+    of the `quote_days` to its latest bar), so that the page reads and prepares its bars once. It is `join_views`
+    of each ticker's `whole_view`: a cache can keep the whole views per symbol and join them per request."""
+    by_symbol = dict(tuple(bars.groupby("symbol", sort=False))) if not bars.empty else {}
+    views = {t: whole_view(by_symbol.get(t, bars.iloc[:0]), t, adjusted, chosen, quote_days) for t in tickers}
+    return join_views(views, tickers, start, end)
+
+
+def whole_view(
+    bars: pd.DataFrame, symbol: str, adjusted: bool, chosen: Iterable[str] = (), quote_days: int = 400
+) -> TickerView:
+    """One symbol's view over its whole stored history (`bars`: its bars alone): `ticker_frames` over every date,
+    its sources, and its quote (the displayed prices of the `quote_days` to its latest bar)."""
     if bars.empty:
-        whole, notes = ticker_frames(bars, tickers, adjusted, start, end, chosen)
-    else:  # the whole history once: the range shown and the quote's year are slices of it
-        whole, notes = ticker_frames(bars, tickers, adjusted, bars["date"].min(), bars["date"].max(), chosen)
+        return TickerView({symbol: pd.DataFrame()}, {}, {symbol: []}, None, pd.DataFrame())
+    frames, notes = ticker_frames(bars, [symbol], adjusted, bars["date"].min(), bars["date"].max(), chosen)
+    own = frames[symbol]
+    last = own.index.max()
+    quote = own.loc[last - pd.Timedelta(days=quote_days) : last, ["open", "high", "low", "close", "volume"]]
+    return TickerView(frames, notes, {symbol: sorted(bars["source"].unique())}, symbol, quote)
+
+
+def join_views(views: Mapping[str, TickerView], tickers: Sequence[str], start: date, end: date) -> TickerView:
+    """The view of `tickers` over [start, end] from each one's `whole_view` (`views[t]`): its frame sliced to the
+    range, its note and sources; the primary is the first with prices in the range, quoted from its own view."""
     lo, hi = pd.Timestamp(start), pd.Timestamp(end)
+    whole = {t: views[t].frames[t] for t in tickers}
     frames = {t: f if f.empty else f.loc[lo:hi] for t, f in whole.items()}
-    stored = bars.groupby("symbol")["source"].unique()
-    sources = {t: sorted(stored[t]) if t in stored.index else [] for t in tickers}
+    notes = {t: views[t].notes[t] for t in tickers if t in views[t].notes}
+    sources = {t: views[t].sources[t] for t in tickers}
     primary = next((t for t in tickers if not frames[t].empty), None)
-    quote = pd.DataFrame()
-    if primary is not None:
-        own = whole[primary]
-        last = own.index.max()
-        quote = own.loc[last - pd.Timedelta(days=quote_days) : last, ["open", "high", "low", "close", "volume"]]
+    quote = views[primary].quote if primary is not None else pd.DataFrame()
     return TickerView(frames, notes, sources, primary, quote)
 
 

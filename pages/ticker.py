@@ -187,7 +187,7 @@ start, end = chosen_range(preset, tickers, spans, K["dates"])  # custom dates on
 ccy = currency.selected_currency()
 view = url_state.View(tuple(tickers), preset, start, end, chart, tuple(chosen), adjusted, ccy, log_scale)
 
-# One read of the tickers' whole history serves the charts, the quote header and the sources.
+# Each ticker's whole history (read once, cached per symbol) serves the charts, the quote header and the sources.
 prices = load_or_stop(
     "prices", lambda: loaders.ticker_view(version, tuple(tickers), adjusted, start, end, tuple(chosen))
 )

@@ -204,19 +204,22 @@ def ticker_frames(
     return market.ticker_frames(bars(version, tickers), tickers, adjusted, start, end, chosen)
 
 
+# Per symbol (not per list of tickers): sessions comparing overlapping lists share each symbol's entry.
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=LARGE)
-def _whole_bars(version: int, symbols: tuple[str, ...]) -> pd.DataFrame:
-    return read(market_reads.bars_through_copy, symbols)
+def _whole_view(version: int, symbol: str, adjusted: bool, chosen: tuple[str, ...]) -> market.TickerView:
+    return market.whole_view(
+        read(market_reads.bars_through_copy, (symbol,)), symbol, adjusted, chosen, QUOTE_HISTORY_DAYS
+    )
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=32)
 def ticker_view(
     version: int, tickers: tuple[str, ...], adjusted: bool, start: date, end: date, chosen: tuple[str, ...]
 ) -> market.TickerView:
-    """analytics.market.ticker_view over the whole stored history of `tickers`: one read (through COPY, cached on its
-    own, so another range or indicator reads nothing) for the charts, the quote header and the sources."""
-    whole = _whole_bars(version, market_reads.clean_symbols(tickers))
-    return market.ticker_view(whole, tickers, adjusted, start, end, chosen, QUOTE_HISTORY_DAYS)
+    """analytics.market.ticker_view over the whole stored history of `tickers`: each symbol's whole view (one read,
+    through COPY, and its indicators) cached on its own, so another range, or another list sharing the symbol, reads
+    and computes nothing; the views are joined and sliced to the range per run."""
+    views = {t: _whole_view(version, t, adjusted, chosen) for t in dict.fromkeys(tickers)}
+    return market.join_views(views, tickers, start, end)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=32)

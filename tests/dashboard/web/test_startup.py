@@ -1,8 +1,10 @@
-"""Start-up migrates in a child process, only when the schema is behind: the web app never imports Alembic."""
+"""Start-up migrates (and on a first start loads the sample) in a child process, only when needed: the web app never
+imports Alembic, nor the bundle's Parquet reader."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -19,7 +21,8 @@ from dashboard.web import startup
 startup.run_startup()
 state = startup.state()
 print(json.dumps({"phase": state.phase, "timings": sorted(state.timings),
-                  "alembic": any(m == "alembic" or m.startswith("alembic.") for m in sys.modules)}))
+                  "alembic": any(m == "alembic" or m.startswith("alembic.") for m in sys.modules),
+                  "parquet": "pyarrow.parquet" in sys.modules}))
 """
 
 
@@ -36,12 +39,17 @@ def start(url: str, **env: str) -> dict:
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-def test_a_first_start_migrates_in_a_child_and_loads_the_sample_without_importing_alembic(empty_database_url):
+def test_a_first_start_migrates_and_loads_the_sample_in_a_child(empty_database_url):
     engine = create_db_engine(empty_database_url)
     with engine.connect() as conn:
         assert schema_revision(conn) is None
     first = start(empty_database_url)
-    assert first == {"phase": "ready", "timings": ["database", "migrations", "sample_load"], "alembic": False}
+    assert first == {
+        "phase": "ready",
+        "timings": ["database", "migrations", "sample_load"],
+        "alembic": False,
+        "parquet": False,
+    }
     with engine.connect() as conn:
         assert schema_revision(conn) == SCHEMA_HEAD
         assert conn.execute(sa.text("select count(distinct symbol) from daily_bars")).scalar_one() >= 30
@@ -50,28 +58,35 @@ def test_a_first_start_migrates_in_a_child_and_loads_the_sample_without_importin
     with engine.begin() as conn:
         conn.execute(sa.text("delete from daily_bars where symbol = 'AAPL'"))
     again = start(empty_database_url)
-    assert again == {"phase": "ready", "timings": ["database", "migrations"], "alembic": False}
+    assert again == {"phase": "ready", "timings": ["database", "migrations"], "alembic": False, "parquet": False}
     with engine.connect() as conn:
         assert not conn.execute(sa.text("select exists (select 1 from daily_bars where symbol = 'AAPL')")).scalar()
     engine.dispose()
 
 
-def test_a_failed_migration_child_is_a_clear_start_up_error(empty_database_url, monkeypatch):
+@pytest.mark.parametrize(
+    ("load_sample", "failed"),
+    [
+        ("false", "Applying the migrations failed (`python -m ingestion migrate`"),
+        ("true", "Loading the bundled sample data failed (`python -m ingestion load-sample`"),
+    ],
+)
+def test_a_failed_start_up_child_is_a_clear_start_up_error(empty_database_url, monkeypatch, load_sample, failed):
     """The child refuses to run (production without AUTH_SECRET, which the app's own check would have stopped
-    earlier): start-up fails with what failed and where to look, never the database URL."""
+    earlier): start-up fails with what failed and where to look, never the database URL. Without the sample load
+    on an empty database, the child migrates; with it (the default), it loads the sample, migrating first."""
     from dashboard.web import startup
     from store.db import reset_engine
     from store.settings import get_settings
 
+    monkeypatch.setenv("LOAD_SAMPLE_ON_EMPTY", load_sample)
     monkeypatch.setenv("DATABASE_URL", empty_database_url)
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.delenv("AUTH_SECRET", raising=False)
     get_settings.cache_clear()
     reset_engine()
     try:
-        with pytest.raises(
-            RuntimeError, match=r"Applying the migrations failed \(`python -m ingestion migrate` exited"
-        ):
+        with pytest.raises(RuntimeError, match=re.escape(f"{failed} exited")):
             startup.run_startup()
         assert startup.state().phase == "starting" and "postgres" not in startup.state().message
     finally:
