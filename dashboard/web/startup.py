@@ -129,10 +129,15 @@ def _schema_is_current(engine) -> bool:  # noqa: ANN001
 def in_child(what: str, *command: str) -> None:
     """`python -m ingestion <command>` on this process's database (the embedded one too), run to its end: what it
     imports and allocates leaves with it: Alembic and the migration scripts held 10.5 MiB in the app after an
-    upgrade (measured). Its output is the app's; RuntimeError when it fails."""
+    upgrade (measured). Its log is the app's (stderr); what it prints for a person (the load's batches, its summary)
+    is logged here line by line, so the app's output stays one log record per line. RuntimeError when it fails."""
     url = get_engine().url.render_as_string(hide_password=False)
     argv = [sys.executable, "-m", "ingestion", *command]
-    done = subprocess.run(argv, env={**os.environ, "DATABASE_URL": url}, cwd=PROJECT_ROOT, check=False)  # noqa: S603
+    env = {**os.environ, "DATABASE_URL": url}
+    done = subprocess.run(argv, env=env, cwd=PROJECT_ROOT, check=False, stdout=subprocess.PIPE, text=True)  # noqa: S603
+    for line in done.stdout.splitlines():
+        if line.strip():
+            log.info("%s: %s", what, line.strip())
     if done.returncode != 0:
         raise RuntimeError(
             f"{what} failed (`python -m ingestion {' '.join(command)}` exited with status {done.returncode}; "

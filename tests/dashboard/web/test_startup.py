@@ -18,6 +18,9 @@ from tests.support.server import guarded_env
 START = """
 import json, sys
 from dashboard.web import startup
+from store.logs import setup_logging
+from store.settings import get_settings
+setup_logging(get_settings())  # as the app's configure()
 startup.run_startup()
 state = startup.state()
 print(json.dumps({"phase": state.phase, "timings": sorted(state.timings),
@@ -27,6 +30,10 @@ print(json.dumps({"phase": state.phase, "timings": sorted(state.timings),
 
 
 def start(url: str, **env: str) -> dict:
+    return start_run(url, **env)[0]
+
+
+def start_run(url: str, **env: str) -> tuple[dict, subprocess.CompletedProcess]:
     run = subprocess.run(
         [sys.executable, "-c", START],
         env=guarded_env({"DATABASE_URL": url, "TERMINAL_PASSWORD": TEST_PASSWORD, **env}),
@@ -36,14 +43,20 @@ def start(url: str, **env: str) -> dict:
         timeout=300,
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    return json.loads(run.stdout.strip().splitlines()[-1]), run
 
 
 def test_a_first_start_migrates_and_loads_the_sample_in_a_child(empty_database_url):
     engine = create_db_engine(empty_database_url)
     with engine.connect() as conn:
         assert schema_revision(conn) is None
-    first = start(empty_database_url)
+    first, run = start_run(empty_database_url)
+    # What the child prints for a person (each batch, the summary) reaches the app's log as records, not its stdout.
+    assert run.stdout.strip().count("\n") == 0
+    assert re.search(
+        r"Loading the bundled sample data: instruments: \d+, .*daily_bars: \d+.*\(\d+\.\d s\)", run.stderr
+    ), run.stderr[-3000:]
+    assert all(json.loads(line) for line in run.stderr.splitlines() if line.strip())  # one JSON record per line
     assert first == {
         "phase": "ready",
         "timings": ["database", "migrations", "sample_load"],
