@@ -100,7 +100,8 @@ def test_per_symbol_loaders_give_the_per_list_tables(ready_app):
     version = loaders.data_version()
     tickers, bench = ("AAPL", "MSFT", "NVDA", "TLT"), "SPY"
     for start, end, rf in ((pd.Timestamp("2019-01-02").date(), pd.Timestamp("2026-06-25").date(), 0.031),
-                           (pd.Timestamp("2025-06-25").date(), pd.Timestamp("2026-06-25").date(), 0.0)):  # fmt: skip
+                           (pd.Timestamp("2025-06-25").date(), pd.Timestamp("2026-06-25").date(), 0.0),
+                           (pd.Timestamp("2026-06-22").date(), pd.Timestamp("2026-06-25").date(), 0.0)):  # fmt: skip
         # The oracle: analytics.risk on the list's closes at once, uncached (what a per-list loader would compute).
         wide = loaders.adjusted_closes(version, [*tickers, bench], start, end)
         ours = risk_loaders.risk_tables(version, tickers, bench, start, end, rf)
