@@ -97,7 +97,9 @@ else:
         f"{end}. Type a rate to use another."
     )
 
-numbers = load_or_stop("risk figures", lambda: risk_loaders.risk_tables(version, tickers, benchmark, start, end, rf))
+numbers = load_or_stop(
+    "risk figures", lambda: risk_loaders.risk_tables(version, tickers, benchmark, start, end, rf, wide)
+)
 
 # What the figures below depend on besides their own arguments (each is built once, for every session showing it).
 charts = (version, ",".join(tickers), benchmark, start, end, rf)

@@ -107,9 +107,11 @@ def test_per_symbol_loaders_give_the_per_list_tables(ready_app):
         ours = risk_loaders.risk_tables(version, tickers, bench, start, end, rf)
         theirs = risk.risk_report(wide, list(tickers), bench, rf)
         assert theirs["metrics"].empty == (start.year == 2026)  # two sessions: fewer closes than MIN_PRICES
-        assert ours.keys() == theirs.keys()
+        given = risk_loaders.risk_tables(version, tickers, bench, start, end, rf, wide)  # the page's closes passed
+        assert ours.keys() == theirs.keys() == given.keys()
         for name in ours:
             pd.testing.assert_frame_equal(ours[name], theirs[name], check_exact=True)
+            pd.testing.assert_frame_equal(given[name], theirs[name], check_exact=True)
         for kind in risk.ROLLING_KINDS:
             pd.testing.assert_frame_equal(
                 risk_loaders.rolling_stats(version, kind, tickers, bench, start, end, 21, rf),
