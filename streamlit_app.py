@@ -40,9 +40,10 @@ async def lifespan(app: st.App):
     )
     # What start-up allocated, and the modules the pages import (imported now rather than at a first page run),
     # live as long as the process: keep them out of the collector's full passes, which otherwise stall a request
-    # every few dozen (about 0.1 s each; benchmarks/api.py --gc-freeze) and would make Streamlit's collection after
-    # every script run (runner.postScriptGC, .streamlit/config.toml) cost as much.
+    # every few dozen (about 0.1 s each; benchmarks/api.py --gc-freeze) and would make the collection after page
+    # runs (memory.RunCollector) cost as much.
     memory.freeze_warm_heap(PAGES.glob("*.py"))
+    memory.start_collector()  # what page runs leave, collected at most once a second (runner.postScriptGC is off)
     port = st.config.get_option("server.port")
     print(f"\n    Market Desk: open http://localhost:{port} in your browser.\n", flush=True)
     yield

@@ -18,8 +18,10 @@ peer's view, the peer), each after clearing the caches when cold, so a busy mome
 all of them alike. Each app runs with the configuration it ships: ours with Streamlit's "magic" off
 (.streamlit/config.toml; no page writes through a bare expression), the peer with Streamlit's default, magic on
 (its table is a bare expression). AppTest compiles the scripts at every run, magic adding an AST pass (a real server
-compiles a script once per process). Both collect garbage after every run (runner.postScriptGC, Streamlit's default
-and ours), over a heap frozen once the sessions are set up, as the served app freezes its own at start-up.
+compiles a script once per process). The peer collects garbage after every run in its thread (runner.postScriptGC,
+Streamlit's default); ours collects in a thread of its own, at most once a second (dashboard/web/memory.py,
+RunCollector, not started here), both over a heap frozen once the sessions are set up, as the served app freezes its
+own at start-up.
 
     python benchmarks/pages.py [--runs 7] [--database-url postgresql://postgres@127.0.0.1:5432/postgres] [--profile]
 
@@ -187,14 +189,17 @@ def main() -> int:
             from streamlit import config
 
             config.set_option("runner.magicEnabled", True)
+            config.set_option("runner.postScriptGC", True)
             try:
                 return peer_app.run()
             finally:
                 config.set_option("runner.magicEnabled", ours_magic)
+                config.set_option("runner.postScriptGC", ours_gc)
 
         from streamlit import config as st_config
 
         ours_magic = bool(st_config.get_option("runner.magicEnabled"))
+        ours_gc = bool(st_config.get_option("runner.postScriptGC"))
         peer = peer_run()
         assert not peer.exception, peer.exception
         assert len(ticker.get("plotly_chart")) == 2 and len(plain.get("plotly_chart")) == 2
@@ -209,8 +214,7 @@ def main() -> int:
             st.cache_resource.clear()
 
         # As the served app does once its pages' modules are imported (streamlit_app.py): the heap built so far is
-        # frozen, so the full collection Streamlit runs after every script run (runner.postScriptGC, on for both
-        # apps) walks only what the runs create.
+        # frozen, so a full collection (the peer's after each of its runs) walks only what the runs create.
         from dashboard.web import memory
 
         memory.freeze_warm_heap((ROOT / "pages").glob("*.py"))

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.access import gate, operations
-from dashboard.ui import exports, formatting, loaders
+from dashboard.ui import exports, formatting, loaders, shared_figures
 from dashboard.ui import options_figures as figs
 from dashboard.ui import options_loaders as ol
 from dashboard.ui.components import data_header, drop_unbounded_numbers, load_or_stop, remember_tasks, watch_tasks
@@ -78,6 +78,7 @@ session = row[1].selectbox(
 )
 session = session or days[-1]
 found = load_or_stop("the chain", lambda: ol.session_chain(version, symbol, session))
+view = (version, symbol, session)  # what every figure of the chain depends on; each adds its own choices (key)
 expiry_table = ol.expiries(found.chain)
 expirations = expiry_table["expiration"].tolist()
 default_expiry = ol.default_expiry(expiry_table)
@@ -155,7 +156,10 @@ for word, reasons in ol.no_iv_reasons(found.chain, expiry).items():
     st.caption(plain(f"No IV for {sum(reasons.values())} {word}s of this expiry: {listed}."))
 oi_rows = ol.open_interest_rows(found.chain, expiry, spot, all_strikes=bool(all_strikes))
 if oi_rows["open_interest"].notna().any():
-    st.plotly_chart(figs.open_interest_figure(oi_rows, spot, symbol, expiry), key="op_oi_chart")
+    oi_figure = shared_figures.figure(
+        view, (expiry, bool(all_strikes)), figs.open_interest_figure, oi_rows, spot, symbol, expiry
+    )
+    st.plotly_chart(oi_figure, key="op_oi_chart")
 
 # -- volatility: the smile and the ATM term structure -------------------------------------------------------------
 st.subheader("Implied volatility")
@@ -187,7 +191,10 @@ if smile.empty:
         )
     )
 else:
-    left.plotly_chart(figs.smile_figure(smile, spot, symbol), key="op_smile_chart")
+    smile_key = (tuple(chosen or smile_defaults), bool(all_strikes), bool(traded_only))
+    left.plotly_chart(
+        shared_figures.figure(view, smile_key, figs.smile_figure, smile, spot, symbol), key="op_smile_chart"
+    )
 first_session = days[0]
 compare_first = right.toggle(
     f"Compare with the first stored session ({day(first_session)})",
@@ -199,7 +206,9 @@ compare_first = right.toggle(
 atm = [load_or_stop("ATM volatilities", lambda: ol.atm_iv(version, symbol, session))]
 if compare_first and first_session != session:
     atm.append(load_or_stop("ATM volatilities", lambda: ol.atm_iv(version, symbol, first_session)))
-right.plotly_chart(figs.term_structure_figure(pd.concat(atm, ignore_index=True), symbol), key="op_term_chart")
+compared = first_session if len(atm) > 1 else None
+term = shared_figures.figure(view, (compared,), figs.term_structure_figure, pd.concat(atm, ignore_index=True), symbol)
+right.plotly_chart(term, key="op_term_chart")
 right.caption("ATM IV: our IV interpolated in strike at the underlying close, per expiry.")
 
 # -- the delta-targeted series ------------------------------------------------------------------------------------
@@ -250,7 +259,9 @@ if series.empty:
     st.info(plain(f"No {word}s of {symbol} are stored, so there is no series to follow."))
     st.stop()
 
-st.plotly_chart(figs.series_figure(series, symbol, params.kind), key="op_series_chart")
+st.plotly_chart(
+    shared_figures.figure((version,), (params,), figs.series_figure, series, symbol, params.kind), key="op_series_chart"
+)
 summary = ol.series_summary(series)
 reasons = ", ".join(f"{n} {r}" for r, n in summary.change_reasons.items())
 st.caption(

@@ -5,7 +5,7 @@ import streamlit as st
 
 from analytics import market, portfolio, risk
 from dashboard.access import gate
-from dashboard.ui import currency, exports, formatting, loaders, risk_figures, risk_loaders, url_state
+from dashboard.ui import currency, exports, formatting, loaders, risk_figures, risk_loaders, shared_figures, url_state
 from dashboard.ui.components import adopt_legacy_link, chosen_range, data_header, load_or_stop, share_link
 from dashboard.ui.text import plain
 from store import clock
@@ -209,25 +209,25 @@ for tab, label, kind in zip(rolling, labels, ("volatility", "beta", "sharpe"), s
         lines = risk_figures.lines_figure
         percent = kind == "volatility"
         st.plotly_chart(
-            risk_loaders.figure(charts, (kind, window), lines, drawn, title, y_title, percent=percent, focus=focus)
+            shared_figures.figure(charts, (kind, window), lines, drawn, title, y_title, percent=percent, focus=focus)
         )
 
-st.plotly_chart(risk_loaders.figure(charts, (), risk_figures.drawdown_figure, numbers["drawdowns"], focus=focus))
+st.plotly_chart(shared_figures.figure(charts, (), risk_figures.drawdown_figure, numbers["drawdowns"], focus=focus))
 
 # A heat map of many symbols needs the page's width to name every row and column legibly.
 wide_heatmap = len(numbers["correlation"]) > 12
 if wide_heatmap:
-    st.plotly_chart(risk_loaders.figure(charts, (), risk_figures.correlation_heatmap, numbers["correlation"]))
+    st.plotly_chart(shared_figures.figure(charts, (), risk_figures.correlation_heatmap, numbers["correlation"]))
 left, right = st.columns(2)
 if not wide_heatmap:
     with left:
-        st.plotly_chart(risk_loaders.figure(charts, (), risk_figures.correlation_heatmap, numbers["correlation"]))
+        st.plotly_chart(shared_figures.figure(charts, (), risk_figures.correlation_heatmap, numbers["correlation"]))
 with right if not wide_heatmap else left:
     pick = st.selectbox("Return distribution of", tickers, key=K["distribution"], bind="query-params") or tickers[0]
     chosen = table.set_index("symbol").loc[pick]
     var_95, cvar_95 = chosen["var_95"], chosen["cvar_95"]
     histogram = risk_figures.distribution_figure
-    st.plotly_chart(risk_loaders.figure(charts, (pick,), histogram, risk.returns(wide[pick]), var_95, cvar_95, pick))
+    st.plotly_chart(shared_figures.figure(charts, (pick,), histogram, risk.returns(wide[pick]), var_95, cvar_95, pick))
 
 # -- portfolio: the tickers held together (equal or typed weights, saved per user by name) --------------------------
 # Session keys, not URL state: the typed weights so far, the editor's generation (a load starts a fresh table), the
@@ -375,11 +375,11 @@ if weights is not None:
         left, right = st.columns(2)
         with left:
             title = f"Portfolio vs {benchmark}, rebased to 100"
-            st.plotly_chart(risk_loaders.figure(charts, book_key, risk_figures.compare_figure, values * 100.0, title))
+            st.plotly_chart(shared_figures.figure(charts, book_key, risk_figures.compare_figure, values * 100.0, title))
         with right:
             title = "Portfolio drawdown"
             underwater = risk_figures.drawdown_figure
-            st.plotly_chart(risk_loaders.figure(charts, book_key, underwater, book["drawdown"], title=title))
+            st.plotly_chart(shared_figures.figure(charts, book_key, underwater, book["drawdown"], title=title))
         contributions = book["contributions"]
         sigma = float(contributions["contribution"].sum())
         st.markdown("**Contribution to volatility**")
@@ -401,7 +401,7 @@ if weights is not None:
             "shares to 100%. A share above the weight marks a holding that adds more risk than capital; the "
             "correlations behind it are in the heat map above."
         )
-        st.plotly_chart(risk_loaders.figure(charts, book_key, risk_figures.risk_contribution_figure, contributions))
+        st.plotly_chart(shared_figures.figure(charts, book_key, risk_figures.risk_contribution_figure, contributions))
         exports.export_buttons(
             f"market-desk_portfolio_{'-'.join(holdings)}_{start}_{end}",
             lambda: contributions.reset_index(drop=True),

@@ -51,18 +51,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: ranks[item.nodeid.split("::")[0]])  # stable: a module's tests stay together
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _no_collection_after_each_apptest_run() -> None:
-    """AppTest reads .streamlit/config.toml, whose runner.postScriptGC runs a full collection after every script
-    run: cheap in the served app, whose start-up heap is frozen (streamlit_app.py), but a pass over the whole pytest
-    heap (every module and fixture) after each of the suite's thousands of page runs here. It frees memory and
-    changes no page's output; benchmarks/memory.py measures it in the real server, and the browser tests' servers
-    run with it."""
-    from streamlit import config
-
-    config.set_option("runner.postScriptGC", False)
-
-
 @pytest.fixture(scope="session")
 def pg_server_url() -> Iterator[str]:
     """A maintenance URL on a real PostgreSQL server (its `postgres` database)."""

@@ -143,9 +143,8 @@ def expiries(chain: pd.DataFrame) -> pd.DataFrame:
     """Expirations of a session's chain: expiration (date), dte, calls, puts."""
     if chain.empty:
         return pd.DataFrame(columns=["expiration", "dte", "calls", "puts"])
-    counts = chain.groupby(["expiration", "dte"])["type"].agg(
-        calls=lambda t: int((t == "C").sum()), puts=lambda t: int((t == "P").sum())
-    )
+    sides = {"calls": chain["type"].eq("C").astype("int64"), "puts": chain["type"].eq("P").astype("int64")}
+    counts = chain[["expiration", "dte"]].assign(**sides).groupby(["expiration", "dte"]).sum()
     out = counts.reset_index()
     out["expiration"] = pd.to_datetime(out["expiration"]).dt.date
     return out

@@ -7,7 +7,7 @@ range (lists with other Max ranges share them too), and computed from the list's
 loaders.adjusted_closes): the same functions on the same closes, so the same numbers as analytics.risk's
 risk_report / rolling_table on the whole list. The tables of a list are assembled from them (analytics.risk's
 `*_of` arguments) and cached in turn.
-The page's figures are shared the same way (shared_figure): built once per view, not at every run of every session.
+The page's figures are shared the same way (dashboard.ui.shared_figures): built once per view, not at every run.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from collections.abc import Callable
 from datetime import date
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import risk
@@ -24,7 +23,6 @@ from dashboard.ui.loaders import SMALL, TTL, adjusted_closes, symbol_spans
 
 PER_SYMBOL = 512  # small entries (a dict, or a series of a few thousand days, ~30 KB): symbols x ranges x windows
 PER_LIST = 32
-FIGURES = 96  # about 14 views of 7 figures; a 30-line chart holds ~250 KB
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=SMALL)
@@ -140,19 +138,3 @@ def rolling_stats(
         risk_free,
         column_of=lambda t: _rolling(version, kind, t, key(t), bench, key(bench) if bench else "", window, rf, wide),
     )
-
-
-@st.cache_resource(ttl=TTL, show_spinner=False, max_entries=FIGURES)
-def shared_figure(key: str, _build: Callable[[], go.Figure]) -> go.Figure:
-    """`_build()`, built once for every session asking with the same `key` (the figure's name and every input it
-    depends on). st.plotly_chart only reads a figure (it serialises a copy), so one object serves them all;
-    a resource cache, as st.cache_data's pickling would validate the figure again at every read."""
-    return _build()
-
-
-def figure(view: tuple, key: tuple, build: Callable[..., go.Figure], *args: object, **kwargs: object) -> go.Figure:
-    """`build(*args, **kwargs)` as a shared_figure. Its key: `view` (what the page's figures all depend on: version,
-    tickers, benchmark, range, rate), the builder's name and keyword arguments (focus, title), and `key`: whatever
-    else the positional arguments depend on (the rolling kind and window, the weights, the ticker picked); as one
-    string, which Streamlit hashes much faster than a tuple of dates and thirty symbols."""
-    return shared_figure(repr((*view, build.__name__, *sorted(kwargs.items()), *key)), lambda: build(*args, **kwargs))

@@ -9,9 +9,11 @@
 - glibc keeps freed memory inside its arenas; `malloc_trim` every few seconds gives it back to the system.
 - A page's globals and the functions it defines refer to each other, so what a run computed is freed only by the
   cyclic collector, whose full passes are rare: 10 sessions on the Index page grew the app by 400 MiB (170 with it).
-  Streamlit's collection after every run (runner.postScriptGC) frees them at once; `freeze_warm_heap` (at
-  start-up, once the pages' modules are imported) moves the process's long-lived objects out of the collector's
-  view, so that pass walks only what sessions created since (about 0.1 s a pass otherwise, holding the GIL).
+  `RunCollector` runs a full pass after page runs, at most one a second: Streamlit's own after every run
+  (runner.postScriptGC, now off) took a fifth of the app's time under 10 sessions re-running Risk (py-spy), each
+  pass holding the GIL while the other sessions' runs waited; one pass frees what every run since the last one
+  left. `freeze_warm_heap` (at start-up, once the pages' modules are imported) moves the process's long-lived
+  objects out of the collector's view, so a pass walks only what sessions created since (about 0.1 s otherwise).
 - Every page run in flight holds its frames (reads, copies out of st.cache_data, figures): 10 sessions re-running
   the heaviest pages at once held about 310 MiB more than the same sessions between runs. `RunSlots` lets
   PAGE_RUNS_AT_ONCE runs go at once (default 2: the GIL runs one Python thread at a time, so more at once only
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 
 ARROW_POOL_VARIABLE = "ARROW_DEFAULT_MEMORY_POOL"
 TRIM_SECONDS = 5.0
+COLLECT_SECONDS = 1.0
 
 _trimmer: threading.Thread | None = None
 
@@ -163,5 +166,46 @@ def page_run_slot() -> Iterator[bool]:
             from store.settings import get_settings
 
             _slots = RunSlots(get_settings().page_runs_at_once)
-    with _slots.slot() as taken:
-        yield taken
+    try:
+        with _slots.slot() as taken:
+            yield taken
+    finally:  # a run that ended early (st.stop, an exception) left garbage too
+        if _collector is not None:
+            _collector.ran()
+
+
+class RunCollector:
+    """Full collections (`collect(2)`) for page runs: `ran()` after a run; the thread collects `every` seconds later,
+    once for every run that ended meanwhile, so at most one pass each `every` seconds under load, and an idle app's
+    last runs still freed within `every` seconds."""
+
+    def __init__(self, every: float = COLLECT_SECONDS, collect: Callable[[int], object] = gc.collect) -> None:
+        self.every, self._collect = every, collect
+        self.collections = 0
+        self._due = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="run-collector", daemon=True)
+        self._thread.start()
+
+    def ran(self) -> None:
+        self._due.set()
+
+    def _run(self) -> None:
+        while True:
+            self._due.wait()
+            threading.Event().wait(self.every)  # runs ending meanwhile share this pass
+            self._due.clear()
+            self._collect(2)
+            self.collections += 1
+
+
+_collector: RunCollector | None = None
+
+
+def start_collector(every: float = COLLECT_SECONDS) -> RunCollector:
+    """Start (once) the process's RunCollector, which page runs then notify (`page_run_slot`); the served app does
+    this at start-up, with runner.postScriptGC off (.streamlit/config.toml)."""
+    global _collector
+    with _slots_lock:
+        if _collector is None:
+            _collector = RunCollector(every)
+    return _collector

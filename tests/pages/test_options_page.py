@@ -282,3 +282,21 @@ def test_an_infinite_integer_in_a_link_falls_back_to_the_default(demo, value):
 
     assert at.number_input(key="op_months").value == ol.DEFAULTS.months
     assert "op_months" not in at.query_params and at.number_input(key="op_window").value == 20  # the others stay
+
+
+def test_expiries_count_the_calls_and_puts_of_each_expiry():
+    from dashboard.ui import options_loaders as ol
+
+    chain = pd.DataFrame(
+        {
+            "expiration": pd.to_datetime(["2026-07-17"] * 3 + ["2026-06-19"] * 2),
+            "dte": [46] * 3 + [18] * 2,
+            "type": ["C", "P", "C", "C", "C"],
+            "strike": [100.0, 100.0, 105.0, 100.0, 105.0],
+        }
+    )
+    assert ol.expiries(chain).to_dict("records") == [
+        {"expiration": date(2026, 6, 19), "dte": 18, "calls": 2, "puts": 0},
+        {"expiration": date(2026, 7, 17), "dte": 46, "calls": 2, "puts": 1},
+    ]
+    assert ol.expiries(chain.iloc[:0]).empty

@@ -13,7 +13,7 @@ import pytest
 import streamlit as st
 
 from analytics import market, risk
-from dashboard.ui import figures, loaders, risk_figures, risk_loaders
+from dashboard.ui import figures, loaders, risk_figures, risk_loaders, shared_figures
 from tests.conftest import ROOT
 
 PRICES = ROOT / "data" / "sample" / "prices"
@@ -133,7 +133,24 @@ def test_a_shared_figure_is_built_once_per_key():
         return risk_figures.risk_contribution_figure(pd.DataFrame({"symbol": ["A"], "weight": [1.0], "share": [1.0]}))
 
     st.cache_resource.clear()
-    first = risk_loaders.shared_figure("test: one view", build)
-    assert risk_loaders.shared_figure("test: one view", build) is first
-    risk_loaders.shared_figure("test: another view", build)
+    first = shared_figures.shared_figure("test: one view", build)
+    assert shared_figures.shared_figure("test: one view", build) is first
+    shared_figures.shared_figure("test: another view", build)
     assert len(built) == 2
+
+
+def test_a_shared_figure_sends_what_the_figure_sends_and_copies_it_once(wide):
+    """A shared figure hands st.plotly_chart the same dict at every call instead of plotly's deep copy of every
+    trace; what Streamlit sends is unchanged, whatever the figure holds (lists of dates, base64 numbers, a heatmap)."""
+    built = [
+        lambda: risk_figures.drawdown_figure(wide.apply(risk.drawdown_series), focus="MSFT"),
+        lambda: risk_figures.correlation_heatmap(wide.pct_change().corr()),
+        lambda: figures.lines_figure(wide / wide.iloc[0], "Rebased", "x"),  # a validated figure (datetime64 x)
+    ]
+    for build in built:
+        expected = spec(build())
+        shared = shared_figures.share(build())
+        assert isinstance(shared, shared_figures.SharedFigure)
+        assert spec(shared) == expected
+        assert spec(shared) == expected  # the second run sends the same: Streamlit did not change the shared dict
+        assert shared.to_dict() is shared.to_dict()

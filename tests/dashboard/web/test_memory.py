@@ -1,6 +1,8 @@
 """dashboard/web/memory.py: the allocators' settings, and the widget metadata a run did not draw forgotten."""
 
 import os
+import threading
+import time
 
 import pyarrow as pa
 import pytest
@@ -168,3 +170,70 @@ print("ok")
 """
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+
+
+def test_the_served_app_leaves_collection_to_the_run_collector():
+    import tomllib
+    from pathlib import Path
+
+    config = tomllib.loads((Path(__file__).resolve().parents[3] / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["postScriptGC"] is False  # not one full pass per script run
+
+
+def recorder() -> tuple[list[int], threading.Event]:
+    return [], threading.Event()
+
+
+def test_runs_ending_together_share_one_full_collection_and_a_later_run_gets_its_own():
+    calls, done = recorder()
+    collector = memory.RunCollector(every=0.3, collect=collect_into(calls, done))
+    for _ in range(100):  # ten sessions' runs ending within the same moment
+        collector.ran()
+    assert done.wait(10)
+    time.sleep(0.9)  # three periods with no run: no pass
+    assert calls == [2] and collector.collections == 1
+    done.clear()
+    collector.ran()  # an idle app's next run is collected too
+    assert done.wait(10) and calls == [2, 2]
+
+
+def collect_into(calls: list[int], done: threading.Event):
+    def collect(generation: int) -> None:
+        calls.append(generation)
+        done.set()
+
+    return collect
+
+
+def test_a_page_run_tells_the_collector_even_when_it_stops_early(monkeypatch):
+    calls, done = recorder()
+    monkeypatch.setattr(memory, "_collector", memory.RunCollector(every=0.01, collect=collect_into(calls, done)))
+    with pytest.raises(RuntimeError), memory.page_run_slot():
+        raise RuntimeError("a page's StopException")
+    assert done.wait(10) and calls == [2]
+
+
+def test_the_collector_frees_a_reference_cycle_the_interpreter_left():
+    """With the interpreter's own collections off, only the collector's pass can free a cycle (a page's globals
+    and its functions)."""
+    import gc
+    import weakref
+
+    class Node:
+        other: object
+
+    collector = memory.RunCollector(every=0.01)
+    gc.disable()
+    try:
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        gone = weakref.ref(a)
+        del a, b
+        assert gone() is not None  # refcounting alone cannot free it
+        collector.ran()
+        deadline = time.monotonic() + 10
+        while (gone() is not None or not collector.collections) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert gone() is None and collector.collections >= 1
+    finally:
+        gc.enable()

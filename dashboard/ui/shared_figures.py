@@ -1,0 +1,54 @@
+"""Figures built once per view and drawn by every session that shows the view (the Risk and Options pages).
+
+A page's figure depends only on what the page shows (data version, tickers, range, the choices), not on who looks:
+`figure` keys it on those and builds it once (st.cache_resource, one object for every session; st.cache_data's
+pickling would validate the figure again at every read). What is shared is a `SharedFigure`: st.plotly_chart reads
+a figure through `to_dict()`, plotly's deep copy of every trace, at every call of every run; a shared figure makes
+that copy once and hands out the same dict, which Streamlit only serialises. With 30 tickers the copies were 67 ms
+of a 0.25 s Risk run (cProfile, AppTest), and every session re-running the page paid them again.
+
+A shared figure is read-only: nothing changes it after `figure` returns it (st.plotly_chart does not).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard.ui.loaders import TTL
+
+ENTRIES = 128  # about 14 Risk views of 7 figures and 8 Options views of 4; a 30-line chart holds ~250 KB
+
+
+class SharedFigure(go.Figure):
+    """A go.Figure whose `to_dict()` was made once (`share`) and is the same dict at every call."""
+
+    _spec: dict
+
+    def to_dict(self) -> dict:
+        return self._spec
+
+
+def share(fig: go.Figure) -> go.Figure:
+    """`fig` itself, now a SharedFigure: its `to_dict()` made here, once."""
+    spec = fig.to_dict()
+    fig.__class__ = SharedFigure
+    fig._spec = spec
+    return fig
+
+
+@st.cache_resource(ttl=TTL, show_spinner=False, max_entries=ENTRIES)
+def shared_figure(key: str, _build: Callable[[], go.Figure]) -> go.Figure:
+    """`_build()`, built and shared once for every session asking with the same `key` (the figure's name and every
+    input it depends on)."""
+    return share(_build())
+
+
+def figure(view: tuple, key: tuple, build: Callable[..., go.Figure], *args: object, **kwargs: object) -> go.Figure:
+    """`build(*args, **kwargs)` as a shared_figure. Its key: `view` (what the page's figures all depend on: e.g. the
+    Risk page's version, tickers, benchmark, range, rate), the builder's name and keyword arguments (focus, title),
+    and `key`: whatever else the positional arguments depend on (the rolling kind and window, the weights, the
+    ticker picked); as one string, which Streamlit hashes much faster than a tuple of dates and thirty symbols."""
+    return shared_figure(repr((*view, build.__name__, *sorted(kwargs.items()), *key)), lambda: build(*args, **kwargs))
