@@ -20,8 +20,8 @@ all of them alike. Each app runs with the configuration it ships: ours with Stre
 (its table is a bare expression). AppTest compiles the scripts at every run, magic adding an AST pass (a real server
 compiles a script once per process). The peer collects garbage after every run in its thread (runner.postScriptGC,
 Streamlit's default); ours collects in a thread of its own, at most once a second (dashboard/web/memory.py,
-RunCollector, not started here), both over a heap frozen once the sessions are set up, as the served app freezes its
-own at start-up.
+RunCollector, started here as the served app starts it), both over a heap frozen once the sessions are set up, as the
+served app freezes its own at start-up.
 
     python benchmarks/pages.py [--runs 7] [--database-url postgresql://postgres@127.0.0.1:5432/postgres] [--profile]
 
@@ -218,6 +218,7 @@ def main() -> int:
         from dashboard.web import memory
 
         memory.freeze_warm_heap((ROOT / "pages").glob("*.py"))
+        memory.start_collector()  # ours collects as the served app does: in its own thread, at most once a second
         ticker_cold, plain_cold, peer_cold = alternating([ticker.run, plain.run, peer_run], clear, args.runs)
         ticker_warm, plain_warm, peer_warm = alternating([ticker.run, plain.run, peer_run], None, args.runs)
         rows = [

@@ -97,13 +97,12 @@ else:
         f"{end}. Type a rate to use another."
     )
 
-numbers = load_or_stop(
-    "risk figures", lambda: risk_loaders.risk_tables(version, tickers, benchmark, start, end, rf, wide)
+table, correlation, _, drawdown_columns = load_or_stop(
+    "risk figures", lambda: risk_loaders.list_tables(version, tickers, benchmark, start, end, rf)
 )
 
 # What the figures below depend on besides their own arguments (each is built once, for every session showing it).
 charts = (version, ",".join(tickers), benchmark, start, end, rf)
-table = numbers["metrics"]
 pct: dict[str, str] = {}  # percentages get their text from formatting.styled (a column_config format would win)
 st.subheader(f"Metrics vs {benchmark}, {start} → {end}")
 counts = risk.return_counts(wide, list(table["symbol"]))
@@ -212,16 +211,16 @@ for tab, label, kind in zip(rolling, labels, ("volatility", "beta", "sharpe"), s
             shared_figures.figure(charts, (kind, window), lines, drawn, title, y_title, percent=percent, focus=focus)
         )
 
-st.plotly_chart(shared_figures.figure(charts, (), risk_figures.drawdown_figure, numbers["drawdowns"], focus=focus))
+st.plotly_chart(shared_figures.figure(charts, (), risk_loaders.drawdown_figure, wide, drawdown_columns, focus=focus))
 
 # A heat map of many symbols needs the page's width to name every row and column legibly.
-wide_heatmap = len(numbers["correlation"]) > 12
+wide_heatmap = len(correlation) > 12
 if wide_heatmap:
-    st.plotly_chart(shared_figures.figure(charts, (), risk_figures.correlation_heatmap, numbers["correlation"]))
+    st.plotly_chart(shared_figures.figure(charts, (), risk_figures.correlation_heatmap, correlation))
 left, right = st.columns(2)
 if not wide_heatmap:
     with left:
-        st.plotly_chart(shared_figures.figure(charts, (), risk_figures.correlation_heatmap, numbers["correlation"]))
+        st.plotly_chart(shared_figures.figure(charts, (), risk_figures.correlation_heatmap, correlation))
 with right if not wide_heatmap else left:
     pick = st.selectbox("Return distribution of", tickers, key=K["distribution"], bind="query-params") or tickers[0]
     chosen = table.set_index("symbol").loc[pick]

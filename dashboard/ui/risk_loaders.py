@@ -16,9 +16,11 @@ from collections.abc import Callable
 from datetime import date
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import risk
+from dashboard.ui import risk_figures
 from dashboard.ui.loaders import SMALL, TTL, adjusted_closes, symbol_spans
 
 PER_SYMBOL = 512  # small entries (a dict, or a series of a few thousand days, ~30 KB): symbols x ranges x windows
@@ -75,11 +77,14 @@ def _rolling(
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=PER_LIST)
-def _list_tables(
+def list_tables(
     version: int, tickers: tuple[str, ...], benchmark: str, start: date, end: date, risk_free: float
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str], list[str]]:
-    """analytics.risk.risk_report's small tables of the list (metrics, correlation), from the per-symbol metrics,
-    and the columns of its large ones (prices, drawdowns)."""
+    """analytics.risk.risk_report of the list: its small tables (metrics, correlation), from the per-symbol metrics,
+    and the columns of its large ones (prices, drawdowns). Those two, each as large as the list's history, are not
+    cached a second time per list (0.8 MiB of each list's 30 tickers over seven years, measured): the list's prices
+    are its columns of the cached closes, its drawdowns `drawdowns` of them, computed only when a figure needs them
+    (`drawdown_figure`), not at every run."""
     wide, key = adjusted_closes(version, [*tickers, benchmark], start, end), _keys(version, start, end)
     report = risk.risk_report(
         wide,
@@ -91,26 +96,15 @@ def _list_tables(
     return report["metrics"], report["correlation"], list(report["prices"].columns), list(report["drawdowns"].columns)
 
 
-def risk_tables(
-    version: int,
-    tickers: tuple[str, ...],
-    benchmark: str,
-    start: date,
-    end: date,
-    risk_free: float,
-    wide: pd.DataFrame | None = None,
-) -> dict[str, pd.DataFrame]:
-    """analytics.risk.risk_report of the list. Its metrics and correlation are cached per list; its closes and
-    drawdowns, each as large as the list's history, come per run from the cached closes (a column selection and a
-    cumulative maximum, a few milliseconds) rather than a second copy per list (0.8 MiB of each list's 30 tickers
-    over seven years, measured). `wide`: those closes when the caller holds them already (the page), not unpickled
-    from the cache a second time."""
-    metrics, correlation, shown, drawn = _list_tables(version, tickers, benchmark, start, end, risk_free)
-    if wide is None:
-        wide = adjusted_closes(version, [*tickers, benchmark], start, end)
-    drawdowns = pd.DataFrame({t: risk.drawdown_series(wide[t]) for t in drawn}) if drawn else pd.DataFrame()
-    prices = wide.reindex(columns=shown)
-    return {"prices": prices, "metrics": metrics, "drawdowns": drawdowns, "correlation": correlation}
+def drawdowns(wide: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """risk_report's drawdowns of `columns` (list_tables' last item) from the list's closes `wide`."""
+    return pd.DataFrame({t: risk.drawdown_series(wide[t]) for t in columns}) if columns else pd.DataFrame()
+
+
+def drawdown_figure(wide: pd.DataFrame, columns: list[str], focus: str | None = None) -> go.Figure:
+    """risk_figures.drawdown_figure of `drawdowns(wide, columns)`: for a shared figure, the drawdowns are computed
+    when it is built."""
+    return risk_figures.drawdown_figure(drawdowns(wide, columns), focus=focus)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=PER_LIST)

@@ -1,5 +1,6 @@
 """loaders.ticker_view caches each symbol's whole view, not each list's: any list, range and price basis gives what
-analytics.market.ticker_frames gives over the list's bars read at once, and each symbol is read once."""
+analytics.market.ticker_frames gives over the list's bars read at once, each symbol is read once, and the symbols a
+list misses are read together."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from store.reads import market as market_reads
 def test_per_symbol_views_join_to_the_lists_frames(app_on, sample_database_url, monkeypatch):
     engine = app_on(sample_database_url)
     read_for: Counter[str] = Counter()
+    reads: list[tuple[str, ...]] = []
     real = market_reads.bars_through_copy
 
     def counted(conn: sa.Connection, symbols: tuple[str, ...]) -> pd.DataFrame:
         read_for.update(symbols)
+        reads.append(tuple(symbols))
         return real(conn, symbols)
 
     monkeypatch.setattr(market_reads, "bars_through_copy", counted)
@@ -55,3 +58,5 @@ def test_per_symbol_views_join_to_the_lists_frames(app_on, sample_database_url, 
                 assert view.sources == stored and ("ZZZZ" not in tickers or stored["ZZZZ"] == [])
     # Each symbol read once per price basis, whatever the lists and ranges it appeared in.
     assert read_for == dict.fromkeys(("AAPL", "MSFT", "SPY", "QQQ", "ZZZZ"), 2)
+    # One read per list that misses any: the first list's three, then what the second adds; none for the others.
+    assert reads == [("AAPL", "MSFT", "SPY"), ("QQQ", "ZZZZ")] * 2

@@ -104,14 +104,17 @@ def test_per_symbol_loaders_give_the_per_list_tables(ready_app):
                            (pd.Timestamp("2026-06-24").date(), pd.Timestamp("2026-06-25").date(), 0.0)):  # fmt: skip
         # The oracle: analytics.risk on the list's closes at once, uncached (what a per-list loader would compute).
         wide = loaders.adjusted_closes(version, [*tickers, bench], start, end)
-        ours = risk_loaders.risk_tables(version, tickers, bench, start, end, rf)
+        metrics, correlation, shown, drawn = risk_loaders.list_tables(version, tickers, bench, start, end, rf)
         theirs = risk.risk_report(wide, list(tickers), bench, rf)
         assert theirs["metrics"].empty == (start.year == 2026)  # two sessions: fewer closes than MIN_PRICES
-        given = risk_loaders.risk_tables(version, tickers, bench, start, end, rf, wide)  # the page's closes passed
-        assert ours.keys() == theirs.keys() == given.keys()
-        for name in ours:
-            pd.testing.assert_frame_equal(ours[name], theirs[name], check_exact=True)
-            pd.testing.assert_frame_equal(given[name], theirs[name], check_exact=True)
+        pd.testing.assert_frame_equal(metrics, theirs["metrics"], check_exact=True)
+        pd.testing.assert_frame_equal(correlation, theirs["correlation"], check_exact=True)
+        pd.testing.assert_frame_equal(wide.reindex(columns=shown), theirs["prices"], check_exact=True)
+        pd.testing.assert_frame_equal(risk_loaders.drawdowns(wide, drawn), theirs["drawdowns"], check_exact=True)
+        if drawn:  # the page's figure: the same as drawn from the report's drawdowns
+            assert spec(risk_loaders.drawdown_figure(wide, drawn, focus="MSFT")) == spec(
+                risk_figures.drawdown_figure(theirs["drawdowns"], focus="MSFT")
+            )
         for kind in risk.ROLLING_KINDS:
             pd.testing.assert_frame_equal(
                 risk_loaders.rolling_stats(version, kind, tickers, bench, start, end, 21, rf),
@@ -120,8 +123,8 @@ def test_per_symbol_loaders_give_the_per_list_tables(ready_app):
             )
     # Another list holding AAPL reuses AAPL's entry: the same numbers again.
     start, end, rf = pd.Timestamp("2025-06-25").date(), pd.Timestamp("2026-06-25").date(), 0.0
-    again = risk_loaders.risk_tables(version, ("AAPL", "GLD"), bench, start, end, rf)["metrics"].set_index("symbol")
-    first = risk_loaders.risk_tables(version, tickers, bench, start, end, rf)["metrics"].set_index("symbol")
+    again = risk_loaders.list_tables(version, ("AAPL", "GLD"), bench, start, end, rf)[0].set_index("symbol")
+    first = risk_loaders.list_tables(version, tickers, bench, start, end, rf)[0].set_index("symbol")
     pd.testing.assert_series_equal(again.loc["AAPL"], first.loc["AAPL"], check_exact=True)
 
 
