@@ -76,6 +76,11 @@ def _rolling(
     return risk.rolling_column(kind, _wide[symbol], bench, window, risk_free)
 
 
+# What list_tables gives risk_report for a ticker's drawdowns: it keeps their columns only (`drawdowns` computes them
+# when the chart is built).
+_NO_DRAWDOWNS = pd.Series(dtype="float64")
+
+
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=PER_LIST)
 def list_tables(
     version: int, tickers: tuple[str, ...], benchmark: str, start: date, end: date, risk_free: float
@@ -92,6 +97,7 @@ def list_tables(
         benchmark,
         risk_free,
         metrics_of=lambda s: _metrics(version, s, key(s), benchmark, key(benchmark), risk_free, wide),
+        drawdown_of=lambda t: _NO_DRAWDOWNS,
     )
     return report["metrics"], report["correlation"], list(report["prices"].columns), list(report["drawdowns"].columns)
 
