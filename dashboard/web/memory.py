@@ -199,13 +199,14 @@ class RunCollector:
 
 
 _collector: RunCollector | None = None
+_collector_lock = threading.Lock()
 
 
 def start_collector(every: float = COLLECT_SECONDS) -> RunCollector:
     """Start (once) the process's RunCollector, which page runs then notify (`page_run_slot`); the served app does
     this at start-up, with runner.postScriptGC off (.streamlit/config.toml)."""
     global _collector
-    with _slots_lock:
+    with _collector_lock:
         if _collector is None:
             _collector = RunCollector(every)
     return _collector

@@ -3,6 +3,7 @@
 import os
 import threading
 import time
+from collections.abc import Callable
 
 import pyarrow as pa
 import pytest
@@ -180,13 +181,21 @@ def test_the_served_app_leaves_collection_to_the_run_collector():
     assert config["runner"]["postScriptGC"] is False  # not one full pass per script run
 
 
-def recorder() -> tuple[list[int], threading.Event]:
-    return [], threading.Event()
+def recorder() -> tuple[list[int], threading.Event, Callable[[int], None]]:
+    """A stand-in for gc.collect: the generations it was asked for, and an event set at each call."""
+    calls: list[int] = []
+    done = threading.Event()
+
+    def collect(generation: int) -> None:
+        calls.append(generation)
+        done.set()
+
+    return calls, done, collect
 
 
 def test_runs_ending_together_share_one_full_collection_and_a_later_run_gets_its_own():
-    calls, done = recorder()
-    collector = memory.RunCollector(every=0.3, collect=collect_into(calls, done))
+    calls, done, collect = recorder()
+    collector = memory.RunCollector(every=0.3, collect=collect)
     for _ in range(100):  # ten sessions' runs ending within the same moment
         collector.ran()
     assert done.wait(10)
@@ -197,17 +206,9 @@ def test_runs_ending_together_share_one_full_collection_and_a_later_run_gets_its
     assert done.wait(10) and calls == [2, 2]
 
 
-def collect_into(calls: list[int], done: threading.Event):
-    def collect(generation: int) -> None:
-        calls.append(generation)
-        done.set()
-
-    return collect
-
-
 def test_a_page_run_tells_the_collector_even_when_it_stops_early(monkeypatch):
-    calls, done = recorder()
-    monkeypatch.setattr(memory, "_collector", memory.RunCollector(every=0.01, collect=collect_into(calls, done)))
+    calls, done, collect = recorder()
+    monkeypatch.setattr(memory, "_collector", memory.RunCollector(every=0.01, collect=collect))
     with pytest.raises(RuntimeError), memory.page_run_slot():
         raise RuntimeError("a page's StopException")
     assert done.wait(10) and calls == [2]
