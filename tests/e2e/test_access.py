@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from dashboard.access import sessions
 from tests.e2e.test_server import browser  # noqa: F401 - the shared Chromium fixture
-from tests.support.browser import sign_in
+from tests.support.browser import session_cookie, sign_in, sign_in_and_keep
 from tests.support.server import ROOT, Server, free_port, get
 
 pytestmark = pytest.mark.e2e
@@ -86,10 +86,6 @@ def wait_for_idle(page) -> None:
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=20_000)
 
 
-def session_cookie(context) -> dict | None:
-    return next((c for c in context.cookies() if c["name"] == sessions.COOKIE_NAME), None)
-
-
 @pytest.fixture(scope="module")
 def fresh_servers(server, database_url, tmp_path_factory) -> Iterator[dict[str, Server]]:
     """One new app process per page URL, started together (their start-ups overlap rather than queue): no page
@@ -132,13 +128,8 @@ def test_login_survives_a_refresh_and_logout_survives_one_too(server, browser): 
     context = browser.new_context()
     page = context.new_page()
     page.goto(server.url + "/data-health")
-    sign_in(page, "admin", PASSWORD)
-    # The page may draw before the browser goes to /auth/session for its cookie: wait for the cookie, then for
-    # the page it comes back to (a script evaluated during that navigation would be cut off).
-    wait_until(lambda: session_cookie(context) is not None, lambda: str(context.cookies()))
-    page.wait_for_url(re.compile(r"/data-health$"), timeout=20_000)  # back from /auth/session
-    page.wait_for_load_state("load")
-    page.get_by_role("heading", name="Data health").wait_for(timeout=20_000)
+    sign_in_and_keep(page, "admin", PASSWORD, "Data health")
+    assert re.search(r"/data-health$", page.url), page.url  # back from /auth/session to the page signed in on
     cookie = session_cookie(context)
     assert cookie is not None, context.cookies()
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/"
@@ -181,9 +172,7 @@ def test_viewer_has_no_admin_pages_in_navigation_or_by_url(server, browser, data
     context = browser.new_context()
     page = context.new_page()
     page.goto(server.url + "/")
-    sign_in(page, "e2e-viewer", "viewer-password-1")
-    page.get_by_role("heading", name="Overview").wait_for(timeout=20_000)
-    page.wait_for_timeout(1000)
+    sign_in_and_keep(page, "e2e-viewer", "viewer-password-1", "Overview")
     for title in ADMIN_TITLES:
         assert page.get_by_role("link", name=title).count() == 0
     # By URL: the page is not registered for a viewer; a stand-in says which role it needs, and shows nothing of it.
@@ -269,11 +258,7 @@ def test_no_secret_reaches_the_logs_over_a_full_run(secret_database_url, browser
             wait_for_idle(page)
         page.get_by_text("Invalid username or password.").wait_for(timeout=20_000)
         engine.dispose()
-        sign_in(page, "admin", secrets["TERMINAL_PASSWORD"])
-        page.get_by_role("heading", name="Overview").wait_for(timeout=30_000)
-        # The page may draw before the browser has been to /auth/session for its cookie (as above): a reload before
-        # then is a signed-out page.
-        wait_until(lambda: session_cookie(context) is not None, lambda: str(context.cookies()))
+        sign_in_and_keep(page, "admin", secrets["TERMINAL_PASSWORD"], "Overview")
         page.reload()
         page.get_by_role("heading", name="Overview").wait_for(timeout=30_000)
         page.get_by_role("link", name="Audit log").click()

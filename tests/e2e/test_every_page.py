@@ -59,8 +59,7 @@ def admin(server, browser) -> Iterator[BrowserContext]:  # noqa: F811
     context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
     page = context.new_page()
     page.goto(server.url + "/")
-    ui.sign_in(page, "admin", printed_password(server.output()))
-    ui.wait_for_heading(page, "Overview", server)
+    ui.sign_in_and_keep(page, "admin", printed_password(server.output()), "Overview", server)
     page.close()
     yield context
     context.close()
@@ -247,8 +246,7 @@ def test_admin_navigation_lists_every_page_and_sign_out_ends_the_session(server,
     context = browser.new_context(viewport=VIEWPORT)
     tab = context.new_page()
     tab.goto(server.url + "/")
-    ui.sign_in(tab, "admin", printed_password(server.output()))
-    ui.wait_for_heading(tab, "Overview", server)
+    ui.sign_in_and_keep(tab, "admin", printed_password(server.output()), "Overview", server)
     nav = tab.locator('[data-testid="stSidebarNav"]')
     for title in TITLES:
         expect(nav.get_by_role("link", name=title, exact=True)).to_have_count(1)
@@ -275,8 +273,7 @@ def test_viewer_sees_no_admin_page(server, app_env, browser):  # noqa: F811
     context = browser.new_context(viewport=VIEWPORT)
     tab = context.new_page()
     tab.goto(server.url + "/")
-    ui.sign_in(tab, "desk-viewer", match.group(1))
-    ui.wait_for_heading(tab, "Overview", server)
+    ui.sign_in_and_keep(tab, "desk-viewer", match.group(1), "Overview", server)
     nav = tab.locator('[data-testid="stSidebarNav"]')
     expect(nav.get_by_role("link", name="Data health", exact=True)).to_have_count(1)
     for title in ADMIN_TITLES:

@@ -21,6 +21,7 @@ import pytest
 from dashboard.access import sessions
 from dashboard.ui import exports
 from tests.e2e.test_server import browser  # noqa: F401 - the shared Chromium fixture
+from tests.support.browser import sign_in_and_keep
 from tests.support.proxy import RoundRobinProxy
 from tests.support.server import Server
 
@@ -93,9 +94,7 @@ def test_sign_in_reload_use_a_page_and_download_through_a_round_robin_proxy(inst
     context = browser.new_context(accept_downloads=True)
     page = context.new_page()
     page.goto(proxy.url + "/")
-    page.get_by_label("Username").fill("admin")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_and_keep(page, "admin", PASSWORD, "Overview")
     wait_for_overview(page)  # signed in on one instance, the cookie set by whichever answered /auth/session
 
     # A reload opens a new websocket: the proxy sends it to the other instance, which finds the session in the

@@ -11,9 +11,10 @@ from typing import Any
 
 import openpyxl
 import pandas as pd
-from playwright.sync_api import Locator, Page
+from playwright.sync_api import BrowserContext, Locator, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from dashboard.access import sessions
 from tests.support.server import ROOT
 
 # Screenshots and downloads of the browser suite (git-ignored).
@@ -38,6 +39,26 @@ def sign_in(page: Page, username: str, password: str) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def session_cookie(context: BrowserContext) -> dict | None:
+    """The browser's session cookie (HttpOnly: only the context sees it, not the page's scripts)."""
+    return next((c for c in context.cookies() if c["name"] == sessions.COOKIE_NAME), None)
+
+
+def sign_in_and_keep(page: Page, username: str, password: str, title: str, server: Any = None) -> None:
+    """Sign in, and wait until the browser has been to /auth/session for its session cookie and is back on the page,
+    showing `title`.
+
+    A sign-in draws the page at once, then sends the browser to /auth/session, which sets the cookie and redirects
+    back. Waiting for the heading alone can end before that visit: a tab closed then, or a reload, is signed out,
+    and an action taken during it lands on a document about to be replaced. So this waits for the return itself (the
+    next document of the main frame, loaded) and then for the cookie."""
+    with page.expect_event("framenavigated", lambda frame: frame == page.main_frame, timeout=FIRST_LOAD_MS):
+        sign_in(page, username, password)
+    page.wait_for_load_state("load")
+    assert session_cookie(page.context) is not None, f"no session cookie after signing in: {page.context.cookies()}"
+    wait_for_heading(page, title, server)
 
 
 def open_from_navigation(page: Page, title: str) -> None:
