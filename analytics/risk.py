@@ -288,8 +288,24 @@ def correlation_matrix(prices_wide: pd.DataFrame) -> pd.DataFrame:
         raise TypeError(f"prices_wide must be a pandas DataFrame, got {type(prices_wide).__name__}")
     if prices_wide.columns.has_duplicates:
         raise ValueError("prices_wide has duplicate column names")
-    rets = {col: returns(prices_wide[col]) for col in prices_wide.columns}
-    wide = pd.DataFrame(rets, columns=prices_wide.columns)
+    if prices_wide.index.has_duplicates:
+        raise ValueError("prices_wide index has duplicate labels")
+    try:
+        values = prices_wide.astype("float64")
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"prices_wide must be numeric: {exc}") from exc
+    if not values.index.is_monotonic_increasing:
+        values = values.sort_index()
+    observed = values.to_numpy()
+    observed = observed[~np.isnan(observed)]
+    if np.isinf(observed).any():
+        raise ValueError("prices_wide contain infinite values")
+    if (observed <= 0).any():
+        raise ValueError("prices_wide must be strictly positive")
+    # Every column's `returns` at once: on a day with a close, that close over the column's previous one (the last
+    # close before the day, across any gap), minus one; NaN on the first close and on days without one. The same
+    # arithmetic on the same pairs as column by column, so the same numbers, in one pass over the frame.
+    wide = values / values.ffill().shift(1) - 1.0
     return wide.corr(method="pearson", min_periods=2)
 
 

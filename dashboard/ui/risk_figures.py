@@ -4,7 +4,8 @@ They draw exactly what dashboard.ui.figures' builders of the same names draw (th
 sends), but plotly validates every property of every trace as it is set: with 30 tickers that is about 60 traces
 and a third of a second a run, paid again at every re-run of every session. Here the traces are dicts of what the
 validated figure would serialise (numbers base64-encoded as plotly encodes them, dates as their strings, plotly's
-own colour scale list), wrapped in a `go.Figure(..., _validate=False)` that `st.plotly_chart` takes as it is.
+own colour scale list), made into a shared figure (dashboard.ui.shared_figures.from_dicts) that `st.plotly_chart`
+takes as it is: no plotly figure object is built at all.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from _plotly_utils.utils import convert_to_base64
 
-from dashboard.ui import palette
+from dashboard.ui import palette, shared_figures
 from dashboard.ui.figures import _LAYOUT, DOWN, FADED, points_per_line
 
 _TITLE_FONT = {"size": 14}
@@ -22,13 +23,13 @@ _TITLE_FONT = {"size": 14}
 _RDBU = [list(step) for step in go.Heatmap(colorscale="RdBu").colorscale]
 
 
-def _figure(data: list[dict], layout: dict) -> go.Figure:
-    """A figure of already valid trace and layout dicts; plotly's default template is applied as usual. Numeric
-    arrays are encoded as plotly's `to_dict` encodes them (base64), here once: a shared figure (risk_loaders)
-    is serialised at every run, and then finds nothing left to encode."""
-    spec = {"data": data, "layout": layout}
-    convert_to_base64(spec)
-    return go.Figure(spec, _validate=False)
+def _figure(data: list[dict], layout: dict) -> shared_figures.SharedFigure:
+    """A shared figure of already valid trace and layout dicts, with plotly's default template as a figure gets it.
+    Numeric arrays are encoded as plotly's `to_dict` encodes them (base64), here once: a shared figure is serialised
+    at every run, and then finds nothing left to encode."""
+    convert_to_base64(data)  # in place, as it does in a figure's dict
+    convert_to_base64(layout)
+    return shared_figures.from_dicts(data, layout)
 
 
 def _downsampled(series: pd.Series, n_out: int) -> tuple[np.ndarray, np.ndarray]:

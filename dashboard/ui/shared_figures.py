@@ -12,6 +12,7 @@ A shared figure is read-only: nothing changes it after `figure` returns it (st.p
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import plotly.graph_objects as go
@@ -23,20 +24,39 @@ ENTRIES = 128  # about 14 Risk views of 7 figures and 8 Options views of 4; a 30
 
 
 class SharedFigure(go.Figure):
-    """A go.Figure whose `to_dict()` was made once (`share`) and is the same dict at every call."""
+    """A figure reduced to what st.plotly_chart reads of it: its `to_dict()`, made once and the same dict at every
+    call. Streamlit takes any plotly figure as it is (a dict it would validate again, ~40 ms for a 30-line chart),
+    and reads nothing else of it, so nothing else is kept: plotly's own trace objects, built and deep-copied twice
+    for a figure made with go.Figure, are not built at all for a spec made as dicts (risk_figures). Not a figure
+    to change or to show by other means: it has only `to_dict`."""
 
-    _spec: dict
+    def __init__(self, spec: dict) -> None:  # deliberately not go.Figure's __init__: see above
+        self._spec = spec
 
     def to_dict(self) -> dict:
         return self._spec
 
+    def __repr__(self) -> str:
+        return f"SharedFigure({len(self._spec.get('data', []))} traces)"
 
-def share(fig: go.Figure) -> go.Figure:
-    """`fig` itself, now a SharedFigure: its `to_dict()` made here, once."""
-    spec = fig.to_dict()
-    fig.__class__ = SharedFigure
-    fig._spec = spec
-    return fig
+
+def share(fig: go.Figure) -> SharedFigure:
+    """`fig` as a SharedFigure: its `to_dict()` made here, once (a SharedFigure already is one)."""
+    return fig if isinstance(fig, SharedFigure) else SharedFigure(fig.to_dict())
+
+
+@functools.cache
+def _default_template() -> dict:
+    """The layout template plotly's `to_dict()` writes into every figure (plotly.io.templates.default; the app
+    never changes it), made once: every SharedFigure made from dicts holds this one dict."""
+    return go.Figure().to_dict()["layout"]["template"]
+
+
+def from_dicts(data: list[dict], layout: dict) -> SharedFigure:
+    """What `go.Figure({"data": data, "layout": layout}, _validate=False).to_dict()` gives, without building the
+    figure: the traces and layout as they are, with plotly's default template. The dicts must already be what
+    plotly would serialise (numbers base64-encoded, dates as strings: risk_figures' builders); they are not copied."""
+    return SharedFigure({"data": data, "layout": {**layout, "template": _default_template()}})
 
 
 @st.cache_resource(ttl=TTL, show_spinner=False, max_entries=ENTRIES)

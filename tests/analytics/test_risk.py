@@ -508,6 +508,37 @@ def test_correlation_matrix_matches_loop() -> None:
     np.testing.assert_allclose(out.to_numpy(), out.to_numpy().T)
 
 
+def test_correlation_matrix_is_the_pairwise_correlation_of_each_columns_own_returns() -> None:
+    """All columns at once give, to the last bit, what correlating each column's `returns` (its own observed
+    closes, gaps spanned) gives: gaps, a late start, an early end, a column with one close, rows out of order."""
+    tickers = ["AAPL", "SPY", "TLT", "GLD", "MSFT"]
+    wide = pd.concat([load_close(t) for t in tickers], axis=1).iloc[:400]
+    wide.iloc[[3, 4, 200, 201, 202], 2] = np.nan
+    wide.iloc[:50, 3] = np.nan
+    wide.iloc[300:, 4] = np.nan
+    wide["ONE"] = np.nan
+    wide.iloc[10, -1] = 5.0
+    shuffled = wide.sample(frac=1.0, random_state=7)
+    by_column = pd.DataFrame({c: returns(wide[c]) for c in wide.columns}, columns=wide.columns)
+    expected = by_column.corr(method="pearson", min_periods=2)
+    pd.testing.assert_frame_equal(correlation_matrix(shuffled), expected, check_exact=True)
+    pd.testing.assert_frame_equal(correlation_matrix(wide), expected, check_exact=True)
+
+
+def test_correlation_matrix_refuses_what_returns_refuses() -> None:
+    days = pd.bdate_range("2024-01-01", periods=3)
+    for bad, message in [
+        (pd.DataFrame({"a": [1.0, -2.0, 3.0]}, index=days), "strictly positive"),
+        (pd.DataFrame({"a": [1.0, np.inf, 3.0]}, index=days), "infinite"),
+        (pd.DataFrame({"a": ["x", "y", "z"]}, index=days), "numeric"),
+        (pd.DataFrame({"a": [1.0, 2.0, 3.0]}, index=[days[0], days[0], days[1]]), "duplicate"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            correlation_matrix(bad)
+        with pytest.raises(ValueError, match=message):
+            returns(bad["a"])
+
+
 def test_correlation_matrix_constant_column_and_errors() -> None:
     wide = pd.DataFrame(
         {"a": [1.0, 2.0, 1.5, 3.0], "flat": [5.0] * 4},

@@ -66,8 +66,8 @@ def test_line_charts_send_the_validated_figures(wide, focus, columns):
 def test_the_lines_of_a_figure_share_one_string_per_day(wide):
     fig = risk_figures.lines_figure(wide, "Closes", "")
     by_day: dict[str, set[int]] = {}
-    for trace in fig.data:
-        for day in trace.x:
+    for trace in fig.to_dict()["data"]:
+        for day in trace["x"]:
             by_day.setdefault(day, set()).add(id(day))
     assert len(by_day) > 1000 and all(len(ids) == 1 for ids in by_day.values())
 
@@ -157,3 +157,23 @@ def test_a_shared_figure_sends_what_the_figure_sends_and_copies_it_once(wide):
         assert spec(shared) == expected
         assert spec(shared) == expected  # the second run sends the same: Streamlit did not change the shared dict
         assert shared.to_dict() is shared.to_dict()
+
+
+def test_a_figure_from_dicts_is_plotlys_own_to_dict_without_building_a_figure(wide, monkeypatch):
+    """from_dicts gives what go.Figure(..., _validate=False).to_dict() gives (the default template included), and the
+    Risk page's builders make their figures without constructing a plotly trace or figure object."""
+    import plotly.graph_objects as go
+    from plotly.basedatatypes import BaseFigure, BaseTraceType
+
+    data = [{"mode": "lines", "name": "A", "x": ["2024-01-02", "2024-01-03"], "y": [1.0, 2.0], "type": "scatter"}]
+    layout = {"title": {"text": "T"}, "height": 300}
+    expected = go.Figure({"data": data, "layout": layout}, _validate=False).to_dict()
+    assert shared_figures.from_dicts(data, layout).to_dict() == expected
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a plotly object was built")
+
+    monkeypatch.setattr(BaseTraceType, "__init__", refuse)
+    monkeypatch.setattr(BaseFigure, "__init__", refuse)
+    drawn = risk_figures.lines_figure(wide, "Closes", "", focus="MSFT")
+    assert isinstance(drawn, shared_figures.SharedFigure) and len(drawn.to_dict()["data"]) == wide.shape[1]
