@@ -25,8 +25,8 @@ ENTRIES = 128  # about 14 Risk views of 7 figures and 8 Options views of 4; a 30
 
 class SharedFigure(go.Figure):
     """A figure reduced to what st.plotly_chart reads of it: its `to_dict()`, made once and the same dict at every
-    call. Streamlit takes any plotly figure as it is (a dict it would validate again, ~40 ms for a 30-line chart),
-    and reads nothing else of it, so nothing else is kept: plotly's own trace objects, built and deep-copied twice
+    call. Streamlit takes any plotly figure as it is (a dict it would validate again, trace by trace), and
+    reads nothing else of it, so nothing else is kept: plotly's own trace objects, built and deep-copied twice
     for a figure made with go.Figure, are not built at all for a spec made as dicts (risk_figures). Not a figure
     to change or to show by other means: it has only `to_dict`."""
 
@@ -54,8 +54,9 @@ def _default_template() -> dict:
 
 def from_dicts(data: list[dict], layout: dict) -> SharedFigure:
     """What `go.Figure({"data": data, "layout": layout}, _validate=False).to_dict()` gives, without building the
-    figure: the traces and layout as they are, with plotly's default template. The dicts must already be what
-    plotly would serialise (numbers base64-encoded, dates as strings: risk_figures' builders); they are not copied."""
+    figure: the traces and the layout (which sets no template) as they are, with plotly's default template. The dicts
+    must already be what plotly would serialise (numbers base64-encoded, dates as strings: risk_figures' builders);
+    they are not copied."""
     return SharedFigure({"data": data, "layout": {**layout, "template": _default_template()}})
 
 
