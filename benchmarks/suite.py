@@ -223,7 +223,7 @@ def postgres_version(database_url: str | None) -> str | None:
             finally:
                 engine.dispose()
         found = subprocess.run(["postgres", "--version"], capture_output=True, text=True, check=True)
-        return found.stdout.strip()
+        return found.stdout.strip().removeprefix("postgres (PostgreSQL) ")  # "15.20 (Debian ...)", as the server says
     except Exception as error:  # noqa: BLE001 - the version is a label; the suite runs without it
         return f"unknown ({type(error).__name__})"
 

@@ -130,3 +130,13 @@ def test_the_table_goes_between_the_readme_markers(tmp_path: Path) -> None:
     suite.into_readme("| new | table |\n", readme)
     assert readme.read_text() == f"# Title\n\n## Benchmarks\n\n{start}\n| new | table |\n{end}\n\nafter\n"
     assert start in (ROOT / "README.md").read_text() and end in (ROOT / "README.md").read_text()
+
+
+def test_the_postgresql_label_is_the_version_whether_from_the_server_or_the_embedded_binaries(monkeypatch):
+    import subprocess
+
+    class Printed:
+        stdout = "postgres (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)\n"
+
+    monkeypatch.setattr(subprocess, "run", lambda *args, **kwargs: Printed())
+    assert suite.postgres_version(None) == "15.20 (Debian 15.20-0+deb12u1)"  # as `SHOW server_version` says it
