@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Callable
 from datetime import date
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -68,25 +69,34 @@ def _per_period_rf(risk_free: object, periods: float) -> float:
     return (1.0 + float(risk_free)) ** (1.0 / periods) - 1.0
 
 
-def _clean_prices(prices: pd.Series, name: str = "prices") -> pd.Series:
-    """Validate and return the observed (non-NaN) prices as float, sorted by index."""
-    if not isinstance(prices, pd.Series):
-        raise TypeError(f"{name} must be a pandas Series, got {type(prices).__name__}")
+PricesT = TypeVar("PricesT", pd.Series, pd.DataFrame)
+
+
+def _checked(prices: PricesT, name: str) -> PricesT:
+    """`prices` (a series, or a frame of series) as float, sorted by date; NaN is a day without a price. Raises
+    ValueError on duplicate dates, non-numeric, infinite or non-positive prices."""
     if prices.index.has_duplicates:
         raise ValueError(f"{name} index has duplicate labels")
     try:
         values = prices.astype("float64")
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be numeric: {exc}") from exc
-    values = values.dropna()
     if not values.index.is_monotonic_increasing:
         values = values.sort_index()
     arr = values.to_numpy()
+    arr = arr[~np.isnan(arr)]
     if np.isinf(arr).any():
         raise ValueError(f"{name} contain infinite values")
     if (arr <= 0).any():
         raise ValueError(f"{name} must be strictly positive")
     return values
+
+
+def _clean_prices(prices: pd.Series, name: str = "prices") -> pd.Series:
+    """Validate and return the observed (non-NaN) prices as float, sorted by index."""
+    if not isinstance(prices, pd.Series):
+        raise TypeError(f"{name} must be a pandas Series, got {type(prices).__name__}")
+    return _checked(prices, name).dropna()
 
 
 def _simple_returns(clean: pd.Series) -> pd.Series:
@@ -288,20 +298,7 @@ def correlation_matrix(prices_wide: pd.DataFrame) -> pd.DataFrame:
         raise TypeError(f"prices_wide must be a pandas DataFrame, got {type(prices_wide).__name__}")
     if prices_wide.columns.has_duplicates:
         raise ValueError("prices_wide has duplicate column names")
-    if prices_wide.index.has_duplicates:
-        raise ValueError("prices_wide index has duplicate labels")
-    try:
-        values = prices_wide.astype("float64")
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"prices_wide must be numeric: {exc}") from exc
-    if not values.index.is_monotonic_increasing:
-        values = values.sort_index()
-    observed = values.to_numpy()
-    observed = observed[~np.isnan(observed)]
-    if np.isinf(observed).any():
-        raise ValueError("prices_wide contain infinite values")
-    if (observed <= 0).any():
-        raise ValueError("prices_wide must be strictly positive")
+    values = _checked(prices_wide, "prices_wide")
     # Every column's `returns` at once: on a day with a close, that close over the column's previous one (the last
     # close before the day, across any gap), minus one; NaN on the first close and on days without one. The same
     # arithmetic on the same pairs as column by column, so the same numbers, in one pass over the frame.
